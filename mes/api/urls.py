@@ -1,0 +1,18 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from mes.api import views
+
+router = DefaultRouter()
+router.register("users", views.UserViewSet, basename="user")
+router.register("sites", views.SiteViewSet, basename="site")
+router.register("signatures", views.SignatureViewSet, basename="signature")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("audit-trail/<str:app_label>/<str:model_name>/<int:pk>/",
+         views.AuditTrailView.as_view(), name="api-audit-trail"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,45 @@
+from django.apps import AppConfig
+
+# Our apps, lowest layer first. Tests walk these for history and import direction.
+OUR_APPS = ("mes", "training", "reagents", "deviations", "custody", "scheduling", "batchrecords")
+
+
+class MesConfig(AppConfig):
+    name = "mes"
+    verbose_name = "MES kernel"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    # Permissions each role gets from this app; every app declares its own (see mes.roles).
+    role_permissions = {
+        "Operator": [],
+        "Supervisor": ["mes.view_audit_trail"],
+        "QA Reviewer": ["mes.view_audit_trail", "mes.view_securityevent"],
+        "Qualified Person": ["mes.view_audit_trail", "mes.view_securityevent"],
+        "Planner": [],
+        "Trainer": [],
+        "Administrator": [
+            "mes.manage_access", "mes.approve_accesschange", "mes.view_audit_trail",
+            "mes.view_user", "mes.add_user", "mes.change_user",
+            "mes.add_site", "mes.change_site", "mes.view_securityevent",
+        ],
+    }
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from mes import security_hooks  # noqa: F401  (connects the auth and axes hooks)
+
+        post_migrate.connect(_after_all_migrations, dispatch_uid="mes-after-migrate")
+
+
+def _after_all_migrations(sender, using="default", **kwargs) -> None:
+    """Once per migrate, after the last app (so every app's tables and permissions exist):
+    guard the append-only tables and bring the roles in line with their declarations."""
+    from django.apps import apps
+
+    from mes import db, roles
+
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return
+    db.install_triggers_after_migrate(sender, using=using)
+    roles.ensure_roles()

@@ -1,0 +1,13 @@
+from mes.models.access import AccessChange
+from mes.models.base import AppendOnly, GMPModel, Signable, TrackedModel
+from mes.models.idempotency import IdempotencyRecord
+from mes.models.notifications import Notification
+from mes.models.people import Site, SiteUserObjectPermission, User
+from mes.models.security import SecurityEvent
+from mes.models.signatures import ElectronicSignature, Meaning
+
+__all__ = [
+    "AccessChange", "AppendOnly", "ElectronicSignature", "GMPModel", "IdempotencyRecord",
+    "Meaning", "Notification", "SecurityEvent", "Signable", "Site", "SiteUserObjectPermission",
+    "TrackedModel", "User",
+]

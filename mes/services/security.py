@@ -1,0 +1,46 @@
+"""Security events: every failed login or signature, and every lockout, is recorded for QA;
+a lockout also notifies QA reviewers in the app and by e-mail (21 CFR 11.300(d))."""
+
+from __future__ import annotations
+
+from mes import audit
+from mes.models import SecurityEvent, User
+from mes.services.notifications import notify
+
+
+def _client(request) -> dict:
+    if request is None:
+        return {"ip_address": "", "user_agent": ""}
+    return {
+        "ip_address": request.META.get("REMOTE_ADDR", "")[:64],
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+    }
+
+
+def record_failed_authentication(username: str, request=None) -> SecurityEvent:
+    signing = bool(getattr(request, "mes_signature_attempt", False))
+    kind = SecurityEvent.Kind.SIGNATURE_FAILED if signing else SecurityEvent.Kind.LOGIN_FAILED
+    user = User.objects.filter(username=username).first()
+    with audit.acting_as(audit.system_user()):
+        return SecurityEvent.objects.create(
+            kind=kind, username=username[:150], user=user,
+            detail="Wrong password or locked account.", **_client(request),
+        )
+
+
+def record_lockout(username: str, request=None) -> SecurityEvent:
+    user = User.objects.filter(username=username).first()
+    with audit.acting_as(audit.system_user()):
+        event = SecurityEvent.objects.create(
+            kind=SecurityEvent.Kind.LOCKOUT, username=username[:150], user=user,
+            detail="Locked after repeated failed logins or signatures.", **_client(request),
+        )
+        qa = User.objects.filter(groups__name__in=["QA Reviewer"], is_active=True).distinct()
+        notify(
+            recipients=list(qa),
+            subject=f"Account locked: {username}",
+            body=(f"The account “{username}” was locked after repeated failed login or "
+                  "signature attempts. Review the security events."),
+            link="/security/",
+        )
+    return event
