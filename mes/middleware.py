@@ -36,7 +36,14 @@ class SessionLifetimeMiddleware:
                 return self._to_login(request, "idle" if idle else "expired")
             if not is_background(request):
                 request.session[LAST_ACTIVITY] = now
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (request.headers.get("HX-Request") == "true" and response.status_code == 302
+                and response["Location"].startswith(reverse(settings.LOGIN_URL))):
+            # htmx would swap the login page into a fragment: send the whole page there.
+            redirect_to = response["Location"]
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = redirect_to
+        return response
 
     def _to_login(self, request, why: str):
         login_url = f"{reverse(settings.LOGIN_URL)}?timeout={why}"

@@ -5,9 +5,9 @@ from rest_framework.routers import DefaultRouter
 from mes.api import views
 
 router = DefaultRouter()
-router.register("users", views.UserViewSet, basename="user")
-router.register("sites", views.SiteViewSet, basename="site")
-router.register("signatures", views.SignatureViewSet, basename="signature")
+router.register("users", views.UserViewSet, basename="api-user")
+router.register("sites", views.SiteViewSet, basename="api-site")
+router.register("signatures", views.SignatureViewSet, basename="api-signature")
 
 urlpatterns = [
     path("", include(router.urls)),

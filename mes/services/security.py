@@ -3,6 +3,11 @@ a lockout also notifies QA reviewers in the app and by e-mail (21 CFR 11.300(d))
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
 from mes import audit
 from mes.models import SecurityEvent, User
 from mes.services.notifications import notify
@@ -28,7 +33,12 @@ def record_failed_authentication(username: str, request=None) -> SecurityEvent:
         )
 
 
-def record_lockout(username: str, request=None) -> SecurityEvent:
+def record_lockout(username: str, request=None) -> SecurityEvent | None:
+    """Record a lockout once per cool-off period (axes re-signals on every locked attempt)."""
+    since = timezone.now() - (settings.AXES_COOLOFF_TIME or timedelta(days=365))
+    if SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOCKOUT, username=username[:150],
+                                    occurred_at__gte=since).exists():
+        return None
     user = User.objects.filter(username=username).first()
     with audit.acting_as(audit.system_user()):
         event = SecurityEvent.objects.create(

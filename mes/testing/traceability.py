@@ -208,7 +208,7 @@ class TraceabilityPlugin:
         return rows
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.output_dir is None or hasattr(self.config, "workerinput"):
+        if self.output_dir is None:
             return
         rows = self.rows()
         data = {"metadata": run_metadata(self.config), "totals": totals(rows), "requirements": rows}

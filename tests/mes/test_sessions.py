@@ -1,0 +1,120 @@
+"""Login, idle timeout, absolute lifetime, lockout after failed logins."""
+
+import time
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from mes.models import SecurityEvent
+
+
+def _login(client, username, password):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+@pytest.mark.req("FND-SEC-001")
+def test_login_and_logout(client, operator, password):
+    assert _login(client, "op1", password).status_code == 302
+    assert client.get(reverse("home")).status_code == 200
+    client.post(reverse("logout"))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+@pytest.mark.req("FND-SEC-001")
+def test_a_request_after_the_idle_limit_goes_to_login(client, operator, password, settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    with time_machine.travel(time.time(), tick=False) as clock:
+        _login(client, "op1", password)
+        clock.shift(14 * 60)
+        assert client.get(reverse("home")).status_code == 200  # activity resets the clock
+        clock.shift(14 * 60)
+        assert client.get(reverse("home")).status_code == 200
+        clock.shift(16 * 60)
+        response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert "timeout=idle" in response["Location"]
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.req("FND-SEC-001", "FND-NOT-001")
+def test_background_polling_does_not_extend_the_session(client, operator, password, settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    background = {"HTTP_X_MES_BACKGROUND": "1", "HTTP_HX_REQUEST": "true"}
+    with time_machine.travel(time.time(), tick=False) as clock:
+        _login(client, "op1", password)
+        responses = []
+        for _ in range(5):  # the badge polls every 5 minutes for 25 minutes
+            clock.shift(5 * 60)
+            responses.append(client.get(reverse("inbox-badge"), **background))
+    # polls at 5, 10 and 15 minutes are served; at 20 minutes the session has ended although
+    # polling went on, and htmx is sent to the login page
+    assert [r.status_code for r in responses] == [200, 200, 200, 204, 204]
+    assert "timeout=idle" in responses[3]["HX-Redirect"]
+    assert responses[4]["HX-Redirect"].startswith(reverse("login"))
+
+
+@pytest.mark.req("FND-SEC-001")
+def test_the_absolute_lifetime_ends_an_active_session(client, operator, password, settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    settings.SESSION_ABSOLUTE_HOURS = 1
+    with time_machine.travel(time.time(), tick=False) as clock:
+        _login(client, "op1", password)
+        for _ in range(6):
+            clock.shift(10 * 60)
+            assert client.get(reverse("home")).status_code == 200
+        clock.shift(60)
+        response = client.get(reverse("home"))
+    assert response.status_code == 302 and "timeout=expired" in response["Location"]
+
+
+@pytest.mark.req("FND-SEC-001")
+def test_an_api_request_after_the_idle_limit_gets_a_json_401(client, operator, password,
+                                                             settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    with time_machine.travel(time.time(), tick=False) as clock:
+        _login(client, "op1", password)
+        clock.shift(16 * 60)
+        response = client.get("/api/v1/sites/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "session_expired"
+
+
+@pytest.mark.req("FND-SEC-002")
+def test_five_failed_logins_lock_the_account_by_username_and_qa_sees_it(client, operator,
+                                                                         qa_user, password):
+    for i in range(5):
+        client.post(reverse("login"), {"username": "op1", "password": "nope"},
+                    REMOTE_ADDR=f"10.0.0.{i}")  # a different terminal each time
+    response = _login(client, "op1", password)
+    assert response.status_code in {403, 429}
+    assert "_auth_user_id" not in client.session
+    assert SecurityEvent.objects.filter(kind="login_failed", username="op1").count() >= 5
+    assert SecurityEvent.objects.filter(kind="lockout", username="op1").count() == 1
+    assert qa_user.notifications.filter(subject="Account locked: op1").exists()
+    # another person on the same terminal is not locked out
+    client.force_login(qa_user)
+    page = client.get(reverse("security-events"))
+    assert b"Account locked" in page.content
+
+
+@pytest.mark.req("FND-SEC-003")
+def test_weak_passwords_are_refused_by_the_validators(db, admin_user):
+    from mes.errors import DomainError
+    from mes.services.access import create_user
+
+    with pytest.raises(DomainError) as refused:
+        create_user(actor=admin_user, username="newbie", full_name="New Person",
+                    password="12345678")
+    assert "password" in refused.value.fields
+
+
+@pytest.mark.req("FND-SEC-003")
+def test_pages_carry_a_content_security_policy_without_cdn(client, operator):
+    client.force_login(operator)
+    response = client.get(reverse("home"))
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "default-src 'self'" in policy
+    html = response.content.decode()
+    assert "https://" not in html.split("<body")[0]  # no CDN assets in the head
