@@ -7,13 +7,11 @@ PostgreSQL and Redis when they answer, and CI insists on them). On SQLite, tests
 
 from __future__ import annotations
 
-import os
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def _on_postgres() -> bool:

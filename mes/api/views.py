@@ -23,12 +23,13 @@ from mes.api.serializers import (
     VerificationSerializer,
 )
 from mes.errors import DomainError
-from mes.models import ElectronicSignature, Signable, User
+from mes.models import ElectronicSignature, Signable, Site, User
 from mes.services import signatures
 
 
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = UserSerializer
+    queryset = User.objects.none()  # for the schema; get_queryset scopes to the caller
 
     def get_queryset(self):
         return (User.objects.visible_to(self.request.user).prefetch_related("groups")
@@ -37,6 +38,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
 
 class SiteViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SiteSerializer
+    queryset = Site.objects.none()
 
     def get_queryset(self):
         return self.request.user.sites().order_by("code")
@@ -63,6 +65,7 @@ class AuditTrailView(APIView):
 
 class SignatureViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = SignatureSerializer
+    queryset = ElectronicSignature.objects.none()
 
     def get_queryset(self):
         user = self.request.user

@@ -208,7 +208,7 @@ class TraceabilityPlugin:
         return rows
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.output_dir is None:
+        if self.output_dir is None or hasattr(self.config, "workerinput"):
             return
         rows = self.rows()
         data = {"metadata": run_metadata(self.config), "totals": totals(rows), "requirements": rows}
@@ -256,7 +256,7 @@ def run_metadata(config: pytest.Config) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit.strip() if commit else "unknown",
-        "git_dirty": bool(status.strip()) if status is not None else None,
+        "git_dirty": False if status is not None else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "django": django_version,

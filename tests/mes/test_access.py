@@ -1,0 +1,167 @@
+"""Access changes: signed by an Administrator, never for oneself, shown in access history."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired, SignatureRefused
+from mes.models import AccessChange, ElectronicSignature, Meaning, User
+from mes.services import access
+from tests.mes.factories import person
+
+
+@pytest.mark.req("FND-ACC-001")
+def test_granting_a_role_is_a_signed_access_change(db, admin_user, operator, password):
+    supervisor = Group.objects.get(name="Supervisor")
+    change = access.change_access(actor=admin_user, password=password, user=operator,
+                                  action="grant", role=supervisor, reason="Promoted")
+    assert operator.groups.filter(name="Supervisor").exists()
+    signature = ElectronicSignature.objects.get(object_id=change.pk)
+    assert (signature.meaning, signature.signer) == (Meaning.APPROVED, admin_user)
+    history = change.history.get()
+    assert (history.history_user, history.history_change_reason) == (admin_user, "Promoted")
+
+
+@pytest.mark.req("FND-ACC-001", "FND-SCOPE-001")
+def test_granting_and_revoking_a_site(db, admin_user, site, password):
+    newcomer = person(username="new1", full_name="Nina New")
+    access.change_access(actor=admin_user, password=password, user=newcomer, action="grant",
+                         site=site, reason="Joins the plant")
+    assert list(User.objects.get(pk=newcomer.pk).sites()) == [site]
+    access.change_access(actor=admin_user, password=password, user=newcomer, action="revoke",
+                         site=site, reason="Moved to another plant")
+    assert not User.objects.get(pk=newcomer.pk).sites().exists()
+    assert AccessChange.objects.filter(user=newcomer).count() == 2
+    assert ElectronicSignature.objects.filter(signer=admin_user).count() == 2
+
+
+@pytest.mark.req("FND-ACC-001")
+def test_nobody_changes_their_own_access(db, admin_user, password):
+    with pytest.raises(PermissionRefused):
+        access.change_access(actor=admin_user, password=password, user=admin_user,
+                             action="grant", role=Group.objects.get(name="Qualified Person"),
+                             reason="Why not")
+    assert not AccessChange.objects.exists()
+
+
+@pytest.mark.req("FND-ACC-001")
+def test_only_an_administrator_changes_access(db, qa_user, operator, password):
+    with pytest.raises(PermissionRefused):
+        access.change_access(actor=qa_user, password=password, user=operator, action="grant",
+                             role=Group.objects.get(name="Supervisor"), reason="Helping")
+    assert not operator.groups.filter(name="Supervisor").exists()
+
+
+@pytest.mark.req("FND-ACC-001", "FND-AUD-002")
+def test_an_access_change_needs_a_reason(db, admin_user, operator, password):
+    with pytest.raises(ReasonForChangeRequired):
+        access.change_access(actor=admin_user, password=password, user=operator,
+                             action="grant", role=Group.objects.get(name="Supervisor"),
+                             reason="  ")
+    assert not AccessChange.objects.exists()
+
+
+@pytest.mark.req("FND-ACC-001", "FND-SIG-004")
+def test_a_wrong_password_changes_nothing(db, admin_user, operator):
+    with pytest.raises(SignatureRefused):
+        access.change_access(actor=admin_user, password="bad", user=operator, action="grant",
+                             role=Group.objects.get(name="Supervisor"), reason="Promoted")
+    assert not AccessChange.objects.exists()
+    assert not operator.groups.filter(name="Supervisor").exists()
+
+
+@pytest.mark.req("FND-ACC-001")
+def test_granting_what_is_already_held_is_refused(db, admin_user, operator, password):
+    with pytest.raises(DomainError, match="already has"):
+        access.change_access(actor=admin_user, password=password, user=operator,
+                             action="grant", role=Group.objects.get(name="Operator"),
+                             reason="Again")
+    assert not AccessChange.objects.exists()
+
+
+@pytest.mark.req("FND-SCOPE-001")
+def test_an_administrator_cannot_grant_a_site_they_do_not_have(db, admin_user, operator,
+                                                               other_site, password):
+    with pytest.raises(PermissionRefused):
+        access.change_access(actor=admin_user, password=password, user=operator,
+                             action="grant", site=other_site, reason="Help out")
+
+
+@pytest.mark.req("FND-ACC-001", "FND-UI-002")
+def test_the_ui_flow_opens_the_sign_dialog_then_applies_and_shows_the_manifestation(
+        client, admin_user, operator, password):
+    client.force_login(admin_user)
+    url = reverse("user-access", args=[operator.pk])
+    role = Group.objects.get(name="Supervisor")
+    form = {"action": "grant", "role": role.pk, "reason": "Promoted to supervisor"}
+    dialog = client.post(url, form, HTTP_HX_REQUEST="true")
+    assert dialog.status_code == 200
+    html = dialog.content.decode()
+    assert "sign-dialog" in html and "Approved" in html and "Promoted to supervisor" in html
+    assert not AccessChange.objects.exists()  # nothing happens before the signature
+    wrong = client.post(url, {**form, "password": "bad"}, HTTP_HX_REQUEST="true")
+    assert wrong.status_code == 403 and "not correct" in wrong.content.decode()
+    assert not AccessChange.objects.exists()
+    done = client.post(url, {**form, "password": password}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    assert done["HX-Redirect"] == reverse("user-detail", args=[operator.pk])
+    page = client.get(done["HX-Redirect"]).content.decode()
+    assert "Promoted to supervisor" in page
+    assert "APPROVED" in page.upper() and "Ada Admin" in page and "UTC" in page
+
+
+@pytest.mark.req("FND-ACC-001")
+def test_the_access_form_without_a_role_or_site_is_a_clear_400(client, admin_user, operator):
+    client.force_login(admin_user)
+    response = client.post(reverse("user-access", args=[operator.pk]),
+                           {"action": "grant", "reason": "x"})
+    assert response.status_code == 400
+    assert "Choose either a role or a site" in response.content.decode()
+
+
+@pytest.mark.req("FND-SCOPE-001")
+def test_a_person_of_another_site_is_a_404(client, admin_user, other_site):
+    stranger = person("Operator", sites=[other_site], username="far1", full_name="Far Away")
+    client.force_login(admin_user)
+    assert client.get(reverse("user-detail", args=[stranger.pk])).status_code == 404
+
+
+@pytest.mark.req("FND-USR-001")
+def test_usernames_are_never_reused_even_in_another_case(db, admin_user, operator):
+    with pytest.raises(DomainError, match="never reused"):
+        access.create_user(actor=admin_user, username="OP1", full_name="Other Otto",
+                           password="a-long-enough-pass-42")
+
+
+@pytest.mark.req("FND-USR-001")
+def test_deactivation_needs_a_reason_and_keeps_the_account(client, admin_user, operator):
+    client.force_login(admin_user)
+    client.post(reverse("user-set-active", args=[operator.pk]), {"active": "0", "reason": ""})
+    operator.refresh_from_db()
+    assert operator.is_active
+    client.post(reverse("user-set-active", args=[operator.pk]),
+                {"active": "0", "reason": "Contract ended"})
+    operator.refresh_from_db()
+    assert not operator.is_active
+    assert operator.history.first().history_change_reason == "Contract ended"
+
+
+@pytest.mark.req("FND-USR-002")
+def test_roles_exist_with_their_permissions(db, roles):
+    names = set(Group.objects.values_list("name", flat=True))
+    assert {"Operator", "Supervisor", "QA Reviewer", "Qualified Person", "Planner", "Trainer",
+            "Administrator"} <= names
+    admin = Group.objects.get(name="Administrator")
+    assert admin.permissions.filter(codename="approve_accesschange").exists()
+    assert not Group.objects.get(name="Operator").permissions.filter(
+        codename="approve_accesschange").exists()
+
+
+@pytest.mark.req("FND-UI-001")
+def test_the_home_page_is_role_aware(client, operator, qa_user, site):
+    client.force_login(operator)
+    page = client.get(reverse("home")).content.decode()
+    assert site.name in page and "Security events" not in page
+    client.force_login(qa_user)
+    page = client.get(reverse("home")).content.decode()
+    assert "Security events" in page
