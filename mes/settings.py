@@ -224,6 +224,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "mes.tasks.record_worker_heartbeat", "schedule": 30.0},
 }
+# Each app adds its periodic tasks in ``<app>/schedule.py`` as a plain dict BEAT_SCHEDULE
+# (data only, no Django imports), so the schedule stays static and in code.
+for _app in ("training", "reagents", "deviations", "custody", "scheduling", "batchrecords"):
+    try:
+        CELERY_BEAT_SCHEDULE.update(__import__(f"{_app}.schedule", fromlist=["x"]).BEAT_SCHEDULE)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{_app}.schedule":
+            raise
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = 120
 
 # --- E-mail -------------------------------------------------------------------------------

@@ -7,11 +7,9 @@ PostgreSQL and Redis when they answer, and CI insists on them). On SQLite, tests
 
 from __future__ import annotations
 
-
 import pytest
 from django.conf import settings
 from django.db import connection
-
 
 
 def _on_postgres() -> bool:

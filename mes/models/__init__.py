@@ -1,5 +1,11 @@
 from mes.models.access import AccessChange
-from mes.models.base import AppendOnly, GMPModel, Signable, TrackedModel
+from mes.models.base import (
+    AppendOnly,
+    GMPModel,
+    Signable,
+    SiteScopedQuerySet,
+    TrackedModel,
+)
 from mes.models.idempotency import IdempotencyRecord
 from mes.models.notifications import Notification
 from mes.models.people import Site, SiteUserObjectPermission, User
@@ -8,6 +14,7 @@ from mes.models.signatures import ElectronicSignature, Meaning
 
 __all__ = [
     "AccessChange", "AppendOnly", "ElectronicSignature", "GMPModel", "IdempotencyRecord",
-    "Meaning", "Notification", "SecurityEvent", "Signable", "Site", "SiteUserObjectPermission",
+    "Meaning", "Notification", "SecurityEvent", "Signable", "Site", "SiteScopedQuerySet",
+    "SiteUserObjectPermission",
     "TrackedModel", "User",
 ]

@@ -57,6 +57,14 @@ class GMPQuerySet(TrackedQuerySet):
         )
 
 
+class SiteScopedQuerySet(GMPQuerySet):
+    """For GMP records that belong to a site: narrow to what a person may see first, so a
+    record of another site is a 404 (STYLE.md, Permissions)."""
+
+    def visible_to(self, user):
+        return self.filter(site__in=user.sites())
+
+
 class TrackedModel(models.Model):
     """Any record of ours: every create, change and delete leaves a history row."""
 

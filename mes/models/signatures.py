@@ -20,6 +20,7 @@ class Meaning(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     TRAINED = "trained", "Trained"
     AUTHORED = "authored", "Authored"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
 
 
 class ElectronicSignature(AppendOnly, GMPModel):

@@ -54,12 +54,25 @@ def reauthenticate(*, user: User, password: str, request: HttpRequest | None = N
     return authenticated
 
 
+# Checks other apps add to every signature (the training gate: is the signer certified for
+# what this signature attests?). Each is ``gate(user, record, meaning)`` and raises
+# SignatureRefused. Apps register theirs in AppConfig.ready(); the kernel imports none of them.
+_signing_gates: list = []
+
+
+def register_signing_gate(gate) -> None:
+    if gate not in _signing_gates:
+        _signing_gates.append(gate)
+
+
 def apply_signature(*, signer: User, record: Signable, meaning: str,
                     reason: str = "") -> ElectronicSignature:
     """Attach a signature to ``record``; the signer must already be re-authenticated."""
     if record.pk is None:
         raise SignatureRefused("Only a saved record can be signed.")
     record.check_signer(signer, meaning)
+    for gate in _signing_gates:
+        gate(signer, record, meaning)
     content_type = ContentType.objects.get_for_model(record)
     signature = ElectronicSignature(
         content_type=content_type,

@@ -39,7 +39,6 @@ import yaml
 REQUIRED_KEYS = ("id", "statement", "reference", "risk")
 RISKS = frozenset({"high", "medium", "low"})
 PROPERTY = "requirements"
-# Worst outcome wins when a test produces several reports (setup, call, teardown).
 OUTCOME_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
@@ -123,6 +122,17 @@ def report_outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def merge_outcome(previous: str | None, report: pytest.TestReport) -> str | None:
+    """Fold one more report into a test's outcome: the worst wins, so no later report
+    (a clean teardown, a second attempt) can hide an earlier failure."""
+    outcome = report_outcome(report)
+    if outcome not in OUTCOME_RANK:  # None, or another plugin's outcome such as "rerun"
+        return previous
+    if previous is None or OUTCOME_RANK[outcome] > OUTCOME_RANK[previous]:
+        return outcome
+    return previous
+
+
 def requirement_ids(item: pytest.Item) -> list[str]:
     return list(dict.fromkeys(str(i) for m in item.iter_markers("req") for i in m.args))
 
@@ -189,9 +199,7 @@ class TraceabilityPlugin:
         for name, value in report.user_properties:
             if name == PROPERTY:
                 self.links[report.nodeid] = str(value).split(",")
-        outcome = report_outcome(report)
-        previous = self.outcomes.get(report.nodeid)
-        if outcome and (previous is None or OUTCOME_RANK[outcome] > OUTCOME_RANK[previous]):
+        if outcome := merge_outcome(self.outcomes.get(report.nodeid), report):
             self.outcomes[report.nodeid] = outcome
 
     def rows(self) -> list[dict[str, Any]]:
@@ -256,7 +264,7 @@ def run_metadata(config: pytest.Config) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit.strip() if commit else "unknown",
-        "git_dirty": False if status is not None else None,
+        "git_dirty": bool(status.strip()) if status is not None else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "django": django_version,

@@ -19,6 +19,7 @@ from mes.forms import LoginForm
 from mes.middleware import start_session_clock
 from mes.models import SecurityEvent
 from mes.tasks import HEARTBEAT_KEY
+from mes.ui import home_panels
 
 
 class LoginView(auth_views.LoginView):
@@ -44,6 +45,7 @@ def home(request):
         "sites": user.sites(),
         "recent_signatures": selectors.recent_signatures_by(user),
         "recent_access": selectors.access_history(user)[:5],
+        "panels": home_panels(request),
     }
     if user.has_perm("mes.view_securityevent"):
         context["security_events"] = selectors.recent_security_events(limit=10)

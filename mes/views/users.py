@@ -14,7 +14,7 @@ from mes.errors import DomainError
 from mes.forms import AccessChangeForm, CreateUserForm, ReasonForm, SignForm
 from mes.models import Meaning, User
 from mes.services import access
-from mes.views.signing import render_sign_dialog, signed_response
+from mes.ui import render_sign_dialog, signed_response
 
 
 @login_required
