@@ -11,6 +11,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.mes.factories import PASSWORD, SiteFactory, person
+
 
 def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -60,3 +62,34 @@ def roles(db):
 @pytest.fixture
 def vendor():
     return connection.vendor
+
+
+# --- People and places every app's tests use --------------------------------------------
+@pytest.fixture
+def site(db):
+    return SiteFactory(code="PLANT1", name="Plant One", time_zone="Europe/Amsterdam")
+
+
+@pytest.fixture
+def other_site(db):
+    return SiteFactory(code="PLANT2", name="Plant Two", time_zone="America/New_York")
+
+
+@pytest.fixture
+def admin_user(site, roles):
+    return person("Administrator", sites=[site], username="admin1", full_name="Ada Admin")
+
+
+@pytest.fixture
+def operator(site, roles):
+    return person("Operator", sites=[site], username="op1", full_name="Otto Operator")
+
+
+@pytest.fixture
+def qa_user(site, roles):
+    return person("QA Reviewer", sites=[site], username="qa1", full_name="Quentin Quality")
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
