@@ -4,7 +4,9 @@
 from importlib.util import find_spec
 
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from mes.apps import OUR_APPS
 from mes.views import audit, notifications, shell, users
@@ -13,6 +15,7 @@ handler404 = "mes.api.errors.json_not_found"
 
 urlpatterns = [
     path("", shell.home, name="home"),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("login/", shell.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", shell.health, name="health"),

@@ -8,7 +8,8 @@ document.addEventListener("click", function (event) {
 });
 document.addEventListener("htmx:afterSwap", function (event) {
   const dialog = event.detail.target.querySelector("dialog.sign-dialog");
-  if (dialog && !dialog.open) { dialog.showModal(); }
+  // The template carries `open` for the no-JavaScript page; reopen it as a modal here.
+  if (dialog && !dialog.matches(":modal")) { dialog.close(); dialog.showModal(); }
   const password = event.detail.target.querySelector("dialog input[type=password]");
   if (password) { password.focus(); }
 });
