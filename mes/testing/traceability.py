@@ -228,7 +228,7 @@ class TraceabilityPlugin:
         self.written = self.output_dir
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.loaded or hasattr(self.config, "workerinput"):
+        if not self.loaded or self.config.option.collectonly or hasattr(self.config, "workerinput"):
             return
         counts = totals(self.rows())
         terminalreporter.write_sep("-", "traceability")

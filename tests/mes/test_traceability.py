@@ -14,6 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 import pytest
 import yaml
 
+from mes.testing.traceability import merge_outcome
+
 pytest_plugins = ["pytester"]
 
 
@@ -143,6 +145,24 @@ def test_only_a_clean_pass_counts_as_evidence(pytester, body, outcome, status):
     row = rows_by_id(pytester)["REQ-1"]
     assert row["tests"] == [{"nodeid": "test_a.py::test_it", "outcome": outcome}]
     assert row["status"] == status
+
+
+def phase_report(when: str, outcome: str) -> pytest.TestReport:
+    return pytest.TestReport("t.py::test_it", ("t.py", 0, "test_it"), {}, outcome, None, when)
+
+
+@pytest.mark.parametrize(
+    ("previous", "when", "outcome", "merged"),
+    [
+        (None, "setup", "passed", None),
+        ("failed", "call", "passed", "failed"),
+        ("passed", "teardown", "failed", "error"),
+        ("error", "call", "failed", "error"),
+        ("passed", "call", "rerun", "passed"),
+    ],
+)
+def test_a_later_report_never_hides_a_worse_outcome(previous, when, outcome, merged):
+    assert merge_outcome(previous, phase_report(when, outcome)) == merged
 
 
 def test_a_requirement_without_a_linked_test_is_not_proven(pytester):
