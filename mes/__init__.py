@@ -1,3 +1,3 @@
-from mes.celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""The kernel and project package. Kept free of imports so `python3 -m mes.bootstrap` runs on
+a bare Python before any dependency is installed; the Celery app is loaded in
+MesConfig.ready() (and by `celery -A mes`)."""

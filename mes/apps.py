@@ -27,7 +27,7 @@ class MesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from mes import security_hooks  # noqa: F401  (connects the auth and axes hooks)
+        from mes import celery, security_hooks  # noqa: F401  (the Celery app; auth/axes hooks)
 
         post_migrate.connect(_after_all_migrations, dispatch_uid="mes-after-migrate")
 

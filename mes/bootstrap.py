@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set-up and run commands for a fresh machine; needs only Python 3.11+ (stdlib only).
 
-    python3 mes/bootstrap.py demo    # venv, install, migrate SQLite, demo data, web + worker/beat
-    python3 mes/bootstrap.py test    # venv, install, the whole suite (+ traceability matrix)
+    python3 -m mes.bootstrap demo    # venv, install, migrate SQLite, demo data, web + worker/beat
+    python3 -m mes.bootstrap test    # venv, install, the whole suite (+ traceability matrix)
 
 Both are idempotent: the virtual environment is reinstalled only when pyproject.toml changes.
 """
