@@ -16,6 +16,8 @@ import yaml
 
 from mes.testing.traceability import merge_outcome
 
+pytestmark = pytest.mark.req("FND-VAL-001")
+
 pytest_plugins = ["pytester"]
 
 
