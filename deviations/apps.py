@@ -1,6 +1,38 @@
 from django.apps import AppConfig
 
+_VIEW = ["deviations.view_deviation", "deviations.raise_deviation"]
+_QA = [
+    *_VIEW, "deviations.view_board", "deviations.acknowledge_deviation",
+    "deviations.classify_deviation", "deviations.dispose_deviation",
+    "deviations.investigate_deviation", "deviations.manage_capa",
+    "deviations.close_deviation", "deviations.cancel_deviation",
+    "deviations.configure_escalation", "deviations.view_deadlinepolicy",
+    "deviations.view_escalationlevel",
+]
+
 
 class DeviationsConfig(AppConfig):
     name = "deviations"
+    verbose_name = "Deviations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    nav = [
+        ("Deviation board", "deviations:board", "deviations.view_board"),
+        ("My deviations", "deviations:mine", "deviations.raise_deviation"),
+    ]
+    home_panels = ["deviations.panels.deviations_panel"]
+
+    # QA decides; the Qualified Person also acknowledges and disposes (but does not cancel);
+    # supervisors investigate and run CAPA; everyone on the floor can raise.
+    role_permissions = {
+        "Operator": _VIEW,
+        "Supervisor": [*_VIEW, "deviations.view_board", "deviations.investigate_deviation",
+                       "deviations.manage_capa"],
+        "QA Reviewer": _QA,
+        "Qualified Person": [*_VIEW, "deviations.view_board",
+                             "deviations.acknowledge_deviation",
+                             "deviations.dispose_deviation"],
+        "Planner": _VIEW,
+        "Trainer": _VIEW,
+        "Administrator": [],
+    }

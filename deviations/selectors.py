@@ -1,0 +1,75 @@
+"""Reads other apps and several views share: what blocks release, what holds a suite, the
+QA board and an operator's own deviations, with their joins (no N+1)."""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet
+
+from deviations.models import Classification, Deviation
+
+BOARD_RELATED = ("site", "detected_by", "acknowledged_by", "subject_type")
+
+
+def open_deviations_for(*, subject=None, batch_number: str | None = None,
+                        patient_coi: str | None = None) -> QuerySet[Deviation]:
+    """Deviations not yet closed or cancelled that affect the record, the batch or the
+    patient (any of them). Release lists these as blockers. Not scoped to a person: the
+    caller decides who may see them."""
+    match = Q()
+    if subject is not None:
+        match |= Q(subject_type=ContentType.objects.get_for_model(subject),
+                   subject_id=subject.pk)
+    if batch_number:
+        match |= Q(batch_number=batch_number)
+    if patient_coi:
+        match |= Q(patient_coi=patient_coi)
+    if not match:
+        return Deviation.objects.none()
+    return (Deviation.objects.active().filter(match).select_related(*BOARD_RELATED)
+            .order_by("detected_at", "pk"))
+
+
+def holding_deviations(subject) -> QuerySet[Deviation]:
+    """Open critical deviations on ``subject`` (a suite, a piece of equipment...)."""
+    return Deviation.objects.active().about(subject).filter(
+        classification=Classification.CRITICAL).order_by("detected_at", "pk")
+
+
+def suite_on_hold(subject) -> bool:
+    """An open critical deviation on a suite puts it on hold; scheduling asks here."""
+    return holding_deviations(subject).exists()
+
+
+def board(user, *, site=None, classification: str = "", patient_impact: str = "",
+          status: str = "", include_closed: bool = False) -> QuerySet[Deviation]:
+    """The QA board: the person's sites, most pressing deadline first."""
+    deviations = Deviation.objects.visible_to(user).select_related(*BOARD_RELATED)
+    if site is not None:
+        deviations = deviations.filter(site=site)
+    if classification:
+        deviations = deviations.filter(classification=classification)
+    if patient_impact:
+        deviations = deviations.filter(patient_impact=patient_impact)
+    if status:
+        deviations = deviations.filter(status=status)
+    elif not include_closed:
+        deviations = deviations.active()
+    return deviations.order_by("next_escalation_at", "acknowledge_due_at", "pk")
+
+
+def raised_by(user) -> QuerySet[Deviation]:
+    """"My deviations": what this person raised, newest first."""
+    return (Deviation.objects.visible_to(user).filter(detected_by=user)
+            .select_related(*BOARD_RELATED).order_by("-detected_at", "-pk"))
+
+
+def overdue_count(user) -> int:
+    """Active deviations at the person's sites whose running deadline has passed (badge)."""
+    from django.utils import timezone
+
+    return (Deviation.objects.visible_to(user).active()
+            .filter(next_escalation_at__isnull=False)
+            .filter(Q(acknowledge_due_at__lte=timezone.now(), status="open")
+                    | Q(disposition_due_at__lte=timezone.now(), disposition="")
+                    ).count())
