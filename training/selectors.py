@@ -1,0 +1,147 @@
+"""Reads shared by the training pages, the API and other apps: the certification matrix, a
+person's certifications and training records, what expires soon. Each loads its joins up
+front, so the number of queries does not grow with people or qualifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Prefetch, QuerySet
+
+from mes.models import ElectronicSignature, Site, User
+from training.models import (
+    Certification,
+    CertificationDecision,
+    Qualification,
+    TrainingRecord,
+    grade_covers,
+)
+from training.services import gate
+from training.services.expiry import warning_days
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    state: str  # ok | expiring | retrain | suspended | revoked | expired | pending | none
+    certification: Certification | None
+    reasons: tuple[gate.GateReason, ...]
+
+    @property
+    def label(self) -> str:
+        return {"ok": "Certified", "expiring": "Expires soon", "retrain": "Retraining due",
+                "suspended": "Suspended", "revoked": "Revoked", "expired": "Expired",
+                "pending": "Not yet valid", "none": "—"}[self.state]
+
+    @property
+    def pill(self) -> str:
+        return {"ok": "pill-ok", "expiring": "pill-warn", "retrain": "pill-warn",
+                "suspended": "pill-bad", "revoked": "pill-bad", "expired": "pill-bad",
+                "pending": "pill-warn", "none": ""}[self.state]
+
+
+def cell_state(cert: Certification | None, reasons, on: dt.date, warn_days: int) -> str:
+    codes = {r.code for r in reasons}
+    if cert is None:
+        return "none"
+    for code in ("revoked", "suspended", "expired"):
+        if code in codes:
+            return code
+    if "not_qualified" in codes:
+        return "pending"
+    if codes & {"retraining_required", "not_trained"}:
+        return "retrain"
+    if cert.valid_until <= on + dt.timedelta(days=warn_days):
+        return "expiring"
+    return "ok"
+
+
+def people_at(site: Site) -> QuerySet[User]:
+    from django.conf import settings
+
+    return (User.objects.filter(siteuserobjectpermission__content_object=site,
+                                siteuserobjectpermission__permission__codename="view_site",
+                                is_active=True)
+            .exclude(username=settings.SYSTEM_USERNAME).distinct().order_by("full_name", "pk"))
+
+
+def matrix_qualifications(*, qualification: str = "") -> list[Qualification]:
+    quals = gate.qualifications_with_sops().filter(is_active=True).order_by("kind", "code")
+    if qualification:
+        quals = quals.filter(code=qualification)
+    return list(quals)
+
+
+def certification_matrix(*, site: Site, people: list[User], qualifications: list[Qualification],
+                         on: dt.date, grade: str = "") -> list[tuple[User, list[MatrixCell]]]:
+    """One row per person, one cell per qualification, each judged by the gate's own rule.
+    With ``grade``, only people gowning-qualified for that cleanroom grade are kept."""
+    facts = gate.load_facts(qualifications)
+    person_ids = [p.pk for p in people]
+    trainings = gate.load_trainings(person_ids, facts.effective.keys())
+    certs: dict[tuple[int, int], list[Certification]] = defaultdict(list)
+    gowning_quals = {}
+    if grade:
+        gowning_quals = {q.pk: q for q in gate.qualifications_with_sops().filter(
+            kind=Qualification.Kind.GOWNING, is_active=True,
+            cleanroom_grade__in=gate.covering_grades(grade))}
+        gowning_facts = gate.load_facts(gowning_quals.values())
+        facts.effective.update(gowning_facts.effective)
+        trainings = gate.load_trainings(person_ids, facts.effective.keys())
+    wanted = {q.pk for q in qualifications} | set(gowning_quals)
+    for cert in Certification.objects.filter(site=site, person_id__in=person_ids,
+                                             qualification_id__in=wanted):
+        certs[(cert.person_id, cert.qualification_id)].append(cert)
+    warn = warning_days()
+    rows = []
+    for person in people:
+        done = trainings.get(person.pk, [])
+        if grade and not any(
+                not gate.assess(q, gate.pick_certification(certs[(person.pk, q.pk)]), done,
+                                facts, on, person, site)
+                for q in gowning_quals.values() if grade_covers(q.cleanroom_grade, grade)):
+            continue
+        cells = []
+        for qualification in qualifications:
+            cert = gate.pick_certification(certs[(person.pk, qualification.pk)])
+            reasons = gate.assess(qualification, cert, done, facts, on, person, site)
+            cells.append(MatrixCell(cell_state(cert, reasons, on, warn), cert, tuple(reasons)))
+        rows.append((person, cells))
+    return rows
+
+
+def _signatures_of(model) -> Prefetch:
+    content_type = ContentType.objects.get_for_model(model)
+    return Prefetch("signatures", queryset=ElectronicSignature.objects.filter(
+        content_type=content_type).order_by("signed_at", "pk"))
+
+
+def certifications_of(person: User, *, sites) -> QuerySet[Certification]:
+    decisions = (CertificationDecision.objects.select_related("decided_by")
+                 .prefetch_related(_signatures_of(CertificationDecision)))
+    return (Certification.objects.filter(person=person, site__in=sites)
+            .select_related("qualification", "site")
+            .prefetch_related(Prefetch("decisions", queryset=decisions))
+            .order_by("site__code", "qualification__code", "-valid_from", "-pk"))
+
+
+def training_records(queryset: QuerySet[TrainingRecord]) -> QuerySet[TrainingRecord]:
+    return (queryset.select_related("trainee", "trainer", "site", "sop_revision__document")
+            .prefetch_related(_signatures_of(TrainingRecord))
+            .order_by("-trained_on", "-pk"))
+
+
+def awaiting_my_verification(trainer: User) -> QuerySet[TrainingRecord]:
+    return training_records(TrainingRecord.objects.visible_to(trainer).filter(
+        trainer=trainer, status=TrainingRecord.Status.AWAITING_VERIFICATION))
+
+
+def expiring_soon(person: User, *, on: dt.date, days: int | None = None
+                  ) -> list[Certification]:
+    days = warning_days() if days is None else days
+    return list(Certification.objects.filter(
+        person=person, status=Certification.Status.ACTIVE,
+        valid_until__gte=on, valid_until__lte=on + dt.timedelta(days=days),
+    ).select_related("qualification", "site").order_by("valid_until"))
