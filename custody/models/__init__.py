@@ -1,0 +1,24 @@
+from custody.models.coldchain import (
+    ContainerType,
+    ExcursionDeviation,
+    ReadingBatch,
+    Shipment,
+    ShipmentLeg,
+    TemperatureReading,
+)
+from custody.models.custody import CustodyEvent, ScanRefusal
+from custody.models.patients import (
+    ClinicalIdentity,
+    ClinicalIdentityAccess,
+    DinCounter,
+    Order,
+    OrderStatusChange,
+    Patient,
+    Product,
+)
+
+__all__ = [
+    "ClinicalIdentity", "ClinicalIdentityAccess", "ContainerType", "CustodyEvent",
+    "DinCounter", "ExcursionDeviation", "Order", "OrderStatusChange", "Patient", "Product",
+    "ReadingBatch", "ScanRefusal", "Shipment", "ShipmentLeg", "TemperatureReading",
+]
