@@ -1,0 +1,258 @@
+"""Acknowledge, classify, dispose, investigate, CAPA, close, cancel: who signs what, and in
+what order. A refused action leaves no record, no history and no signature."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deviations.models import (
+    CapaAction,
+    Closure,
+    Comment,
+    Deviation,
+    Disposition,
+    Investigation,
+    Status,
+)
+from deviations.services import workflow
+from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired, SignatureRefused
+from mes.models import ElectronicSignature, Meaning
+from mes.services.signatures import signatures_for, verify
+from tests.deviations.factories import raised
+
+
+def snapshot(deviation):
+    deviation.refresh_from_db()
+    return (deviation.status, deviation.disposition, deviation.history.count(),
+            ElectronicSignature.objects.count(), Disposition.objects.count(),
+            Closure.objects.count(), Investigation.objects.count())
+
+
+def investigated(deviation, investigator, password):
+    return workflow.record_investigation(
+        actor=investigator, password=password, deviation=deviation,
+        root_cause_category="equipment", narrative="Door closer worn; replaced.")
+
+
+@pytest.fixture
+def acknowledged(site, operator, qa_user, password):
+    deviation = raised(operator, site, classification="major", patient_impact="no")
+    return workflow.acknowledge_deviation(actor=qa_user, password=password,
+                                          deviation=deviation)
+
+
+@pytest.mark.req("DEV-SIG-001")
+def test_qa_acknowledges_with_a_signature(db, site, operator, qa_user, password):
+    deviation = raised(operator, site)
+    workflow.acknowledge_deviation(actor=qa_user, password=password, deviation=deviation,
+                                   note="On it")
+    deviation.refresh_from_db()
+    assert (deviation.status, deviation.acknowledged_by) == (Status.ACKNOWLEDGED, qa_user)
+    [signature] = signatures_for(deviation)
+    assert (signature.meaning, signature.signer) == (Meaning.ACKNOWLEDGED, qa_user)
+    assert verify(signature).valid  # later status changes do not break it
+    assert deviation.history.first().history_change_reason == \
+        "Acknowledged by Quentin Quality: On it"
+
+
+@pytest.mark.req("DEV-SIG-001")
+def test_an_operator_cannot_acknowledge_and_a_wrong_password_signs_nothing(
+        db, site, operator, qa_user, password):
+    deviation = raised(operator, site)
+    before = snapshot(deviation)
+    with pytest.raises(PermissionRefused):
+        workflow.acknowledge_deviation(actor=operator, password=password, deviation=deviation)
+    with pytest.raises(SignatureRefused):
+        workflow.acknowledge_deviation(actor=qa_user, password="wrong", deviation=deviation)
+    assert snapshot(deviation) == before
+
+
+@pytest.mark.req("DEV-SIG-001")
+def test_the_raiser_cannot_sign_the_disposition(db, site, qa_user, qa2, password):
+    deviation = raised(qa_user, site, classification="critical")
+    workflow.acknowledge_deviation(actor=qa2, password=password, deviation=deviation)
+    before = snapshot(deviation)
+    with pytest.raises(SignatureRefused, match="raised deviation"):
+        workflow.dispose_material(actor=qa_user, password=password, deviation=deviation,
+                                  decision="continue", rationale="Looks fine to me")
+    assert snapshot(deviation) == before
+    workflow.dispose_material(actor=qa2, password=password, deviation=deviation,
+                              decision="hold", rationale="Hold pending sterility")
+    deviation.refresh_from_db()
+    assert deviation.disposition == "hold"
+    disposition = Disposition.objects.get()
+    assert signatures_for(disposition)[0].meaning == Meaning.APPROVED
+
+
+@pytest.mark.req("DEV-SIG-001", "DEV-CLS-001")
+def test_the_raiser_cannot_sign_the_closure(db, site, qa_user, qa2, password):
+    deviation = raised(qa_user, site, classification="major", patient_impact="no")
+    workflow.acknowledge_deviation(actor=qa2, password=password, deviation=deviation)
+    investigated(deviation, qa2, password)
+    before = snapshot(deviation)
+    with pytest.raises(SignatureRefused, match="raised deviation"):
+        workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
+                                 summary="Done")
+    assert snapshot(deviation) == before
+    workflow.close_deviation(actor=qa2, password=password, deviation=deviation, summary="Done")
+    deviation.refresh_from_db()
+    assert deviation.status == Status.CLOSED
+    assert deviation.next_escalation_at is None
+
+
+@pytest.mark.req("DEV-CLS-001")
+def test_closure_needs_capa_done_or_a_signed_justification(
+        db, site, operator, qa_user, acknowledged, password):
+    deviation = acknowledged
+    investigated(deviation, qa_user, password)
+    capa = workflow.add_capa(actor=qa_user, deviation=deviation, owner=operator,
+                             description="Retrain on door discipline",
+                             due_date=timezone.localdate() + timedelta(days=14),
+                             effectiveness_check="No repeat in 3 months")
+    assert Deviation.objects.get(pk=deviation.pk).status == Status.PENDING_CAPA
+    before = snapshot(deviation)
+    with pytest.raises(DomainError) as refused:
+        workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
+                                 summary="Contained")
+    assert refused.value.code == "capa_open"
+    assert snapshot(deviation) == before
+
+    closure = workflow.close_deviation(
+        actor=qa_user, password=password, deviation=deviation, summary="Contained",
+        justification="Retraining is scheduled; the effect is checked in the CAPA system")
+    [signature] = signatures_for(closure)
+    assert signature.meaning == Meaning.APPROVED
+    assert signature.reason.startswith("Retraining is scheduled")
+    assert closure.canonical_content()["justification"].startswith("Retraining")
+    assert capa.state == CapaAction.State.OPEN
+
+
+@pytest.mark.req("DEV-CLS-001")
+def test_closure_after_every_capa_is_done(db, site, operator, qa_user, acknowledged, password):
+    deviation = acknowledged
+    investigated(deviation, qa_user, password)
+    capa = workflow.add_capa(actor=qa_user, deviation=deviation, owner=operator,
+                             description="Replace door closer",
+                             due_date=timezone.localdate() + timedelta(days=3))
+    workflow.complete_capa(actor=operator, password=password, capa=capa,
+                           note="Closer replaced, work order 88")
+    capa.refresh_from_db()
+    assert capa.state == CapaAction.State.DONE
+    assert signatures_for(capa)[0].signer == operator
+    workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
+                             summary="Closer replaced")
+    assert Deviation.objects.get(pk=deviation.pk).status == Status.CLOSED
+
+
+@pytest.mark.req("DEV-SIG-001")
+def test_only_the_owner_or_a_capa_manager_completes_a_capa(db, site, operator, qa_user,
+                                                           acknowledged, password, roles):
+    from tests.mes.factories import person
+
+    colleague = person("Operator", sites=[site], username="op2")
+    capa = workflow.add_capa(actor=qa_user, deviation=acknowledged, owner=operator,
+                             description="Replace door closer",
+                             due_date=timezone.localdate() + timedelta(days=3))
+    with pytest.raises(SignatureRefused):
+        workflow.complete_capa(actor=colleague, password=password, capa=capa, note="Done")
+    capa.refresh_from_db()
+    assert (capa.state, capa.done_at) == (CapaAction.State.OPEN, None)
+    assert not signatures_for(capa)
+
+
+@pytest.mark.req("DEV-CLS-001")
+def test_closure_needs_an_investigation_and_a_disposition_when_one_was_due(
+        db, site, operator, qa_user, password):
+    deviation = raised(operator, site, classification="critical")
+    workflow.acknowledge_deviation(actor=qa_user, password=password, deviation=deviation)
+    with pytest.raises(DomainError) as refused:
+        workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
+                                 summary="x")
+    assert refused.value.code == "no_investigation"
+    investigated(deviation, qa_user, password)
+    with pytest.raises(DomainError) as refused:
+        workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
+                                 summary="x")
+    assert refused.value.code == "no_disposition"
+    assert not Closure.objects.exists()
+
+
+@pytest.mark.req("DEV-CAN-001")
+def test_only_qa_cancels_with_a_reason(db, site, operator, qa_user, qp, supervisor):
+    deviation = raised(operator, site)
+    before = snapshot(deviation)
+    for actor in (operator, supervisor, qp):
+        with pytest.raises(PermissionRefused):
+            workflow.cancel_deviation(actor=actor, deviation=deviation, reason="Duplicate")
+    with pytest.raises(ReasonForChangeRequired):
+        workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="  ")
+    assert snapshot(deviation) == before
+
+    workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Duplicate of 0001")
+    deviation.refresh_from_db()
+    assert (deviation.status, deviation.cancellation_reason) == (Status.CANCELLED,
+                                                                 "Duplicate of 0001")
+    latest = deviation.history.first()
+    assert (latest.history_user, latest.history_change_reason) == (
+        qa_user, "Cancelled: Duplicate of 0001")
+    assert Deviation.objects.filter(pk=deviation.pk).exists()  # never deleted
+
+
+@pytest.mark.req("DEV-STATE-001")
+def test_nothing_is_disposed_or_investigated_before_acknowledgement(
+        db, site, operator, qa_user, password):
+    deviation = raised(operator, site, classification="critical")
+    before = snapshot(deviation)
+    with pytest.raises(DomainError) as refused:
+        workflow.dispose_material(actor=qa_user, password=password, deviation=deviation,
+                                  decision="hold", rationale="Hold")
+    assert refused.value.code == "not_acknowledged"
+    with pytest.raises(DomainError):
+        investigated(deviation, qa_user, password)
+    assert snapshot(deviation) == before
+
+
+@pytest.mark.req("DEV-STATE-001")
+def test_a_closed_or_cancelled_deviation_takes_no_more_decisions(
+        db, site, operator, qa_user, password):
+    deviation = raised(operator, site)
+    workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Raised in error")
+    with pytest.raises(DomainError) as refused:
+        workflow.acknowledge_deviation(actor=qa_user, password=password, deviation=deviation)
+    assert refused.value.code == "not_active"
+    with pytest.raises(DomainError):
+        workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Again")
+
+
+@pytest.mark.req("DEV-STATE-001")
+def test_the_transition_table_refuses_a_jump(db, site, operator):
+    deviation = raised(operator, site)
+    with pytest.raises(DomainError):
+        deviation.move_to(Status.CLOSED)
+
+
+@pytest.mark.req("DEV-SIG-001", "DEV-DL-001")
+def test_classification_is_signed_and_moves_the_deadlines(db, site, operator, qa_user,
+                                                         password):
+    deviation = raised(operator, site, classification="minor", patient_impact="no")
+    decision = workflow.classify_deviation(
+        actor=qa_user, password=password, deviation=deviation, classification="critical",
+        patient_impact="yes", rationale="Patient material at risk")
+    deviation.refresh_from_db()
+    assert (deviation.classification, deviation.classification_confirmed) == ("critical", True)
+    assert deviation.acknowledge_due_at == deviation.detected_at + timedelta(minutes=15)
+    assert deviation.disposition_due_at == deviation.detected_at + timedelta(hours=2)
+    assert signatures_for(decision)[0].meaning == Meaning.REVIEWED
+
+
+@pytest.mark.req("DEV-UI-002")
+def test_comments_join_the_timeline_even_after_closure(db, site, operator, qa_user):
+    deviation = raised(operator, site)
+    workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Duplicate")
+    comment = workflow.add_comment(actor=operator, deviation=deviation, text="Understood")
+    assert Comment.objects.get() == comment
+    with pytest.raises(DomainError):
+        workflow.add_comment(actor=operator, deviation=deviation, text=" ")
