@@ -141,12 +141,17 @@ def filter_changes(changes: list[FieldChange], *, field: str = "", who: str = ""
     return out
 
 
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) without changing what is shown."""
+    return f"'{value}" if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
 def as_csv(changes: list[FieldChange], zone, zone_name: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([f"When ({zone_name})", "Who", "Action", "Field", "Old value",
                      "New value", "Reason"])
     for c in changes:
-        writer.writerow([c.when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), c.who,
-                         c.kind, c.field, c.old, c.new, c.why])
+        writer.writerow([c.when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                         *(_cell(v) for v in (c.who, c.kind, c.field, c.old, c.new, c.why))])
     return buffer.getvalue()

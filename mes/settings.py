@@ -246,7 +246,6 @@ SIMPLE_HISTORY_DATE_INDEX = "composite"
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SYSTEM_USERNAME = "system"
-IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=72)
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

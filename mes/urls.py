@@ -9,7 +9,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from mes.apps import OUR_APPS
-from mes.views import audit, notifications, shell, users
+from mes.views import audit, notifications, shell, sites, users
 
 handler404 = "mes.api.errors.json_not_found"
 
@@ -25,6 +25,10 @@ urlpatterns = [
     path("people/<int:pk>/", users.user_detail, name="user-detail"),
     path("people/<int:pk>/access/", users.access_change, name="user-access"),
     path("people/<int:pk>/active/", users.user_set_active, name="user-set-active"),
+    path("people/<int:pk>/unlock/", users.user_unlock, name="user-unlock"),
+    path("sites/", sites.site_list, name="site-list"),
+    path("sites/new/", sites.site_create, name="site-create"),
+    path("sites/<int:pk>/", sites.site_edit, name="site-edit"),
     path("inbox/", notifications.inbox, name="inbox"),
     path("inbox/read/", notifications.mark_read, name="inbox-read"),
     path("inbox/badge/", notifications.unread_badge, name="inbox-badge"),

@@ -66,7 +66,11 @@ class SiteScopedQuerySet(GMPQuerySet):
 
 
 class TrackedModel(models.Model):
-    """Any record of ours: every create, change and delete leaves a history row."""
+    """Any record of ours: every create, change and delete leaves a history row.
+
+    Subclass it directly only for operational rows, and say so with
+    ``operational_record = True`` (a test holds every model to that); GMP records subclass
+    GMPModel."""
 
     history = HistoricalRecords(inherit=True, get_user=audit.get_history_user)
 

@@ -10,6 +10,7 @@ from mes.models.base import TrackedModel
 
 
 class IdempotencyRecord(TrackedModel):
+    operational_record = True  # tracked, but not a GMP record: no reason for change
     class State(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"

@@ -10,6 +10,7 @@ from mes.models.base import TrackedModel
 
 
 class Notification(TrackedModel):
+    operational_record = True  # tracked, but not a GMP record: no reason for change
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                   related_name="notifications")
     subject = models.CharField(max_length=200)

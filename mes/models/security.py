@@ -14,6 +14,7 @@ class SecurityEvent(AppendOnly, GMPModel):
         LOGIN_FAILED = "login_failed", "Failed login"
         SIGNATURE_FAILED = "signature_failed", "Failed signature"
         LOCKOUT = "lockout", "Account locked"
+        UNLOCKED = "unlocked", "Account unlocked"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     username = models.CharField(max_length=150)

@@ -54,3 +54,35 @@ def record_lockout(username: str, request=None) -> SecurityEvent | None:
             link="/security/",
         )
     return event
+
+
+def is_locked(username: str) -> bool:
+    from axes.models import AccessAttempt
+
+    return AccessAttempt.objects.filter(
+        username=username, failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+        attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME,
+    ).exists()
+
+
+def unlock_account(*, actor: User, user: User, reason: str) -> SecurityEvent:
+    """An Administrator lifts a lockout before the cool-off ends; QA sees who and why."""
+    from axes.utils import reset
+
+    from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired
+
+    if not actor.has_perm("mes.change_user"):
+        raise PermissionRefused(f"{actor.full_name} is not authorised to unlock accounts.")
+    if actor.pk == user.pk:
+        raise PermissionRefused("Nobody may unlock their own account.")
+    if not (reason or "").strip():
+        raise ReasonForChangeRequired("A reason is required to unlock an account.",
+                                      fields={"reason": ["Required."]})
+    if not is_locked(user.username):
+        raise DomainError(f"The account {user.username} is not locked.", code="no_change")
+    reset(username=user.username)
+    with audit.acting_as(actor):
+        return SecurityEvent.objects.create(
+            kind=SecurityEvent.Kind.UNLOCKED, username=user.username, user=user,
+            detail=f"Unlocked by {actor.full_name}: {reason.strip()}",
+        )

@@ -13,7 +13,7 @@ from mes import selectors
 from mes.errors import DomainError
 from mes.forms import AccessChangeForm, CreateUserForm, ReasonForm, SignForm
 from mes.models import Meaning, User
-from mes.services import access
+from mes.services import access, security
 from mes.ui import render_sign_dialog, signed_response
 
 
@@ -42,6 +42,7 @@ def user_detail(request, pk: int):
         "form": AccessChangeForm(actor=request.user),
         "active_form": ReasonForm(),
         "can_manage": request.user.has_perm("mes.manage_access") and person != request.user,
+        "locked": security.is_locked(person.username),
     })
 
 
@@ -118,4 +119,19 @@ def user_set_active(request, pk: int):
         messages.error(request, error.message)
     else:
         messages.success(request, f"Account {'reactivated' if active else 'deactivated'}.")
+    return redirect("user-detail", pk=pk)
+
+
+@login_required
+@permission_required("mes.change_user", raise_exception=True)
+@require_POST
+def user_unlock(request, pk: int):
+    person = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
+    try:
+        security.unlock_account(actor=request.user, user=person,
+                                reason=request.POST.get("reason", ""))
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Account {person.username} unlocked.")
     return redirect("user-detail", pk=pk)
