@@ -40,7 +40,9 @@ def test_every_model_is_a_gmp_record_or_explicitly_operational():
         if not issubclass(m, GMPModel) and m._meta.label not in NON_GMP
         and not (issubclass(m, TrackedModel) and getattr(m, "operational_record", False))
     ]
-    assert unclassified == []
+    assert unclassified == [], (
+        "subclass mes.models.GMPModel, or declare operational_record = True on a TrackedModel "
+        "that is not a GMP record")
     assert not [m._meta.label for m in our_models()
                 if issubclass(m, GMPModel) and getattr(m, "operational_record", False)]
 
