@@ -145,3 +145,8 @@ def expiring_soon(person: User, *, on: dt.date, days: int | None = None
         person=person, status=Certification.Status.ACTIVE,
         valid_until__gte=on, valid_until__lte=on + dt.timedelta(days=days),
     ).select_related("qualification", "site").order_by("valid_until"))
+
+
+def matrix_qualifications_by_pk(pks) -> list[Qualification]:
+    return list(gate.qualifications_with_sops().filter(pk__in=list(pks)).order_by("kind",
+                                                                                  "code"))

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 
 from tests.mes.factories import person
 from tests.training.factories import QualificationFactory, SOPRevisionFactory, require_sop
+
+TODAY = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_today():
+    """The training rules are about dates: every test here runs on 2026-06-01 (the clock
+    still ticks), so no test depends on the day it is run."""
+    with time_machine.travel(TODAY, tick=True):
+        yield
 
 
 @pytest.fixture
