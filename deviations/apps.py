@@ -19,6 +19,7 @@ class DeviationsConfig(AppConfig):
     nav = [
         ("Deviation board", "deviations:board", "deviations.view_board"),
         ("My deviations", "deviations:mine", "deviations.raise_deviation"),
+        ("Deviation settings", "deviations:settings-index", "deviations.configure_escalation"),
     ]
     home_panels = ["deviations.panels.deviations_panel"]
 

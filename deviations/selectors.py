@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
-from deviations.models import Classification, Deviation
+from deviations.models import Classification, Deviation, Status
 
 BOARD_RELATED = ("site", "detected_by", "acknowledged_by", "subject_type")
 
@@ -64,12 +64,50 @@ def raised_by(user) -> QuerySet[Deviation]:
             .select_related(*BOARD_RELATED).order_by("-detected_at", "-pk"))
 
 
-def overdue_count(user) -> int:
-    """Active deviations at the person's sites whose running deadline has passed (badge)."""
+def waiting_counts(user) -> dict[str, int]:
+    """For the live badge: deviations at the person's sites waiting for acknowledgement, and
+    how many of those (or of the dispositions due) are past their deadline. One query."""
+    from django.db.models import Count
     from django.utils import timezone
 
-    return (Deviation.objects.visible_to(user).active()
-            .filter(next_escalation_at__isnull=False)
-            .filter(Q(acknowledge_due_at__lte=timezone.now(), status="open")
-                    | Q(disposition_due_at__lte=timezone.now(), disposition="")
-                    ).count())
+    now = timezone.now()
+    overdue = (Q(status=Status.OPEN, acknowledge_due_at__lte=now)
+               | Q(disposition_due_at__lte=now, disposition=""))
+    return Deviation.objects.visible_to(user).active().aggregate(
+        waiting=Count("pk", filter=Q(status=Status.OPEN)),
+        overdue=Count("pk", filter=overdue))
+
+
+def timeline(deviation: Deviation) -> list[dict]:
+    """The deviation's story in time order: every recorded change of the deviation (with
+    who and why: acknowledgement, classification, escalations, status) and every comment."""
+    from deviations.models import Comment
+
+    entries = []
+    for row in deviation.history.select_related("history_user").order_by("history_date"):
+        text = row.history_change_reason or ""
+        if row.history_type == "+":
+            text = f"Raised ({row.get_source_display().lower()})"
+        entries.append({"at": row.history_date, "who": row.history_user, "text": text,
+                        "kind": "escalation" if text.startswith("Escalated") else "change"})
+    for comment in (Comment.objects.filter(deviation=deviation)
+                    .select_related("recorded_by")):
+        entries.append({"at": comment.recorded_at, "who": comment.recorded_by,
+                        "text": comment.text, "kind": "comment"})
+    return sorted(entries, key=lambda entry: entry["at"])
+
+
+def detail(user, pk: int) -> Deviation:
+    """One deviation the person may see, with its records loaded for the page."""
+    from django.db.models import Prefetch
+    from django.shortcuts import get_object_or_404
+
+    from deviations.models import CapaAction
+
+    return get_object_or_404(
+        Deviation.objects.visible_to(user).select_related(*BOARD_RELATED).prefetch_related(
+            "classificationdecisions__recorded_by", "dispositions__recorded_by",
+            "investigations__recorded_by", "closures__recorded_by",
+            "escalationevents", "deviationattachments",
+            Prefetch("capaactions", CapaAction.objects.select_related("owner"))),
+        pk=pk)
