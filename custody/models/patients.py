@@ -153,6 +153,12 @@ class ClinicalIdentityAccess(AppendOnly, GMPModel):
         ordering = ["-accessed_at", "-pk"]
 
 
+class OrderQuerySet(SiteScopedQuerySet):
+    def visible_to(self, user):
+        sites = user.sites()
+        return self.filter(models.Q(site__in=sites) | models.Q(ordering_site__in=sites))
+
+
 class Order(GMPModel):
     """A clinical site's order to manufacture for one patient, and where it stands."""
 
@@ -181,7 +187,7 @@ class Order(GMPModel):
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.ORDERED)
     cancel_reason = models.TextField(blank=True)
 
-    objects = PatientQuerySet.as_manager()
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-ordered_at", "-pk"]
