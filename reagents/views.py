@@ -1,0 +1,236 @@
+"""Reagent pages: lots, receiving by scan, QA decisions (signed), inventory, genealogy."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from mes.errors import DomainError
+from mes.forms import SignForm
+from mes.models import Meaning
+from mes.ui import render_sign_dialog, signed_response
+from reagents import selectors, services
+from reagents.forms import (
+    AdjustForm,
+    BatchGenealogyForm,
+    DecisionReasonForm,
+    LotFilterForm,
+    ReceiveForm,
+    ReleaseForm,
+    ReverseForm,
+)
+from reagents.models import LotStatus, ReagentLot, StockEntry
+
+VIEW_LOTS = "reagents.view_reagentlot"
+
+
+def _form_errors(form, error: DomainError) -> None:
+    form.add_error(None, error.message)
+    for field, errors in error.fields.items():
+        if field in form.fields:
+            for message in errors:
+                form.add_error(field, message)
+
+
+@login_required
+@permission_required(VIEW_LOTS, raise_exception=True)
+def lot_list(request):
+    form = LotFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    lots = selectors.lots_for(request.user, status=filters.get("status") or "",
+                              material=filters.get("material") or "",
+                              expiring_days=filters.get("expiring"),
+                              query=(filters.get("q") or "").strip())
+    page = Paginator(lots, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "reagents/lot_list.html",
+                  {"form": form, "page": page, "query": query.urlencode()})
+
+
+@login_required
+@permission_required(VIEW_LOTS, raise_exception=True)
+def lot_detail(request, pk: int):
+    lot = _lot(request, pk)
+    entries = Paginator(selectors.ledger(lot), 100).get_page(request.GET.get("page"))
+    user = request.user
+    return render(request, "reagents/lot_detail.html", {
+        "lot": lot,
+        "changes": selectors.status_history(lot),
+        "entries": entries,
+        "past_expiry": lot.is_past_expiry(),
+        "can_decide": user.has_perm("reagents.release_lot"),
+        "can_adjust": user.has_perm("reagents.adjust_stock"),
+        "can_reverse": user.has_perm("reagents.reverse_consumption"),
+        "release_form": ReleaseForm(initial={"coa_reference": lot.coa_reference}),
+        "reason_form": DecisionReasonForm(),
+        "adjust_form": AdjustForm(),
+        "reverse_form": ReverseForm(),
+    })
+
+
+def _lot(request, pk: int) -> ReagentLot:
+    try:
+        return selectors.lot_detail(request.user, pk)
+    except ReagentLot.DoesNotExist as exc:
+        raise Http404("No such lot.") from exc
+
+
+DECISIONS = {
+    # action: (title, meaning, form class, service, resulting status, what the message says)
+    "release": ("Release reagent lot", Meaning.RELEASED, ReleaseForm, services.release_lot,
+                LotStatus.RELEASED, "released"),
+    "reject": ("Reject reagent lot", Meaning.REJECTED, DecisionReasonForm, services.reject_lot,
+               LotStatus.REJECTED, "rejected"),
+    "hold": ("Put reagent lot on hold", Meaning.APPROVED, DecisionReasonForm,
+             services.hold_lot, LotStatus.ON_HOLD, "put on hold"),
+}
+
+
+@login_required
+@permission_required("reagents.release_lot", raise_exception=True)
+@require_POST
+def lot_decide(request, pk: int, action: str):
+    """QA's decision: a valid form opens the sign dialog, whose POST (with the password)
+    applies and signs it."""
+    if action not in DECISIONS:
+        raise Http404("No such decision.")
+    lot = _lot(request, pk)
+    title, meaning, form_class, service, target, done = DECISIONS[action]
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return render(request, "reagents/decide_form.html",
+                      {"lot": lot, "form": form, "title": title, "action": action},
+                      status=400)
+    data = form.cleaned_data
+    summary = [("Lot", f"{lot} at {lot.site.code}"), ("Material", str(lot.material)),
+               ("Expiry", f"{lot.expiry_date:%Y-%m-%d}"),
+               ("Status", f"{lot.get_status_display()} → {target.label}")]
+    if "coa_reference" in data:
+        summary.append(("Certificate of analysis", data["coa_reference"]))
+    if data.get("reason"):
+        summary.append(("Reason", data["reason"]))
+    url = reverse("reagents:lot-decide", args=[lot.pk, action])
+    sign_form = SignForm(request.POST if "password" in request.POST else None)
+    dialog = {"title": title, "summary": summary, "meaning": meaning, "form": form,
+              "sign_form": sign_form, "action": url}
+    if "password" not in request.POST:
+        return render_sign_dialog(request, **dialog)
+    try:
+        service(user=request.user, password=request.POST.get("password", ""), lot=lot,
+                request=request, **data)
+    except DomainError as error:
+        return render_sign_dialog(request, **dialog, error=error)
+    messages.success(request, f"{lot} {done} and signed.")
+    return signed_response(request, reverse("reagents:lot-detail", args=[lot.pk]))
+
+
+@login_required
+@permission_required("reagents.receive_lot", raise_exception=True)
+def receive(request):
+    form = ReceiveForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            lot = services.receive_lot(user=request.user, site=data["site"], scan=data["scan"],
+                                       quantity=data["quantity"],
+                                       storage_location=data["storage_location"],
+                                       expiry_date=data["expiry_date"])
+        except DomainError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, f"Received {lot}: {lot.quantity_received} "
+                                      f"{lot.material.unit}, {lot.get_status_display().lower()}.")
+            return redirect("reagents:lot-detail", pk=lot.pk)
+    return render(request, "reagents/receive.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@permission_required("reagents.adjust_stock", raise_exception=True)
+@require_POST
+def lot_adjust(request, pk: int):
+    lot = _lot(request, pk)
+    form = AdjustForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "An adjustment needs a quantity and a reason.")
+    else:
+        try:
+            services.adjust_stock(user=request.user, lot=lot, **form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Stock adjusted.")
+    return redirect("reagents:lot-detail", pk=lot.pk)
+
+
+@login_required
+@permission_required("reagents.reverse_consumption", raise_exception=True)
+@require_POST
+def entry_reverse(request, pk: int):
+    entry = get_object_or_404(StockEntry.objects.visible_to(request.user), pk=pk)
+    form = ReverseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A reversal needs a reason.")
+    else:
+        try:
+            services.reverse_consumption(user=request.user, entry=entry,
+                                         reason=form.cleaned_data["reason"])
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Consumption reversed; the original entry stays.")
+    return redirect("reagents:lot-detail", pk=entry.lot_id)
+
+
+@login_required
+@permission_required(VIEW_LOTS, raise_exception=True)
+def inventory(request):
+    return render(request, "reagents/inventory.html",
+                  {"rows": selectors.inventory(request.user)})
+
+
+@login_required
+@permission_required(VIEW_LOTS, raise_exception=True)
+def lot_genealogy(request, pk: int):
+    lot = _lot(request, pk)
+    return render(request, "reagents/lot_genealogy.html",
+                  {"lot": lot, "uses": selectors.recall_list(lot)})
+
+
+@login_required
+@permission_required(VIEW_LOTS, raise_exception=True)
+def lot_recall_csv(request, pk: int):
+    lot = _lot(request, pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="recall-{lot.material.code}-{lot.supplier_lot}.csv"')
+    writer = csv.writer(response)
+    writer.writerow(["Batch number", "Patient COI", "Quantity", "Unit", "First used (UTC)",
+                     "Last used (UTC)", "Consumptions", "Material", "Supplier lot", "Site"])
+    for use in selectors.recall_list(lot):
+        writer.writerow([use.batch_number, use.patient_coi, use.quantity, lot.material.unit,
+                         use.first_used.isoformat(), use.last_used.isoformat(),
+                         use.consumptions, lot.material.code, lot.supplier_lot, lot.site.code])
+    return response
+
+
+@login_required
+@permission_required(VIEW_LOTS, raise_exception=True)
+def batch_genealogy(request):
+    form = BatchGenealogyForm(request.GET or None)
+    uses = []
+    if form.is_valid():
+        uses = selectors.lots_used_by_batch(
+            request.user, batch_number=form.cleaned_data["batch_number"].strip(),
+            patient_coi=form.cleaned_data["patient_coi"].strip())
+    return render(request, "reagents/batch_genealogy.html",
+                  {"form": form, "uses": uses, "searched": form.is_bound})
+

@@ -1,0 +1,143 @@
+"""QA's signed decisions: release (with CoA), reject, hold, release again."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from mes.errors import DomainError, PermissionRefused, SignatureRefused
+from mes.models import ElectronicSignature, Meaning
+from reagents.models import LotStatus, LotStatusChange, ReagentLot
+from reagents.services import hold_lot, reject_lot, release_lot
+from tests.reagents.factories import lot as make_lot
+
+
+def state(lot):
+    lot = ReagentLot.objects.get(pk=lot.pk)
+    return (lot.status, lot.coa_reference, lot.history.count(),
+            LotStatusChange.objects.count(), ElectronicSignature.objects.count())
+
+
+@pytest.mark.req("RGT-QA-001")
+def test_qa_releases_a_quarantined_lot_signed_as_released(db, site, operator, qa_user,
+                                                          password, vector):
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                   received_by=operator)
+    change = release_lot(user=qa_user, password=password, lot=lot, coa_reference="COA-77812")
+    lot.refresh_from_db()
+    assert (lot.status, lot.coa_reference) == (LotStatus.RELEASED, "COA-77812")
+    assert (change.from_status, change.to_status, change.decided_by, change.coa_reference) == (
+        LotStatus.QUARANTINE, LotStatus.RELEASED, qa_user, "COA-77812")
+    signature = ElectronicSignature.objects.get()
+    assert (signature.record, signature.meaning, signature.signer) == (
+        change, Meaning.RELEASED, qa_user)
+    assert lot.history.order_by("-history_id").first().history_user == qa_user
+
+
+@pytest.mark.req("RGT-QA-001")
+def test_hold_and_release_again_are_each_signed(db, site, operator, qa_user, password, vector):
+    lot = make_lot(site=site, material_=vector, received_by=operator)
+    hold_lot(user=qa_user, password=password, lot=lot, reason="Supplier recall notice R-12")
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.ON_HOLD
+    release_lot(user=qa_user, password=password, lot=lot, coa_reference="COA-1",
+                reason="Recall does not cover this lot")
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.RELEASED
+    meanings = list(ElectronicSignature.objects.order_by("pk").values_list("meaning", flat=True))
+    assert meanings == [Meaning.APPROVED, Meaning.RELEASED]
+    assert [c.to_status for c in lot.status_changes.order_by("pk")][-2:] == [
+        LotStatus.ON_HOLD, LotStatus.RELEASED]
+
+
+@pytest.mark.req("RGT-QA-001")
+def test_qa_rejects_with_a_reason_signed_as_rejected(db, site, operator, qa_user, password,
+                                                     vector):
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                   received_by=operator)
+    before = state(lot)
+    with pytest.raises(DomainError, match="reason"):
+        reject_lot(user=qa_user, password=password, lot=lot, reason="  ")
+    assert state(lot) == before
+    reject_lot(user=qa_user, password=password, lot=lot, reason="CoA out of specification")
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.REJECTED
+    assert ElectronicSignature.objects.get().meaning == Meaning.REJECTED
+    # and a rejected lot is final
+    with pytest.raises(DomainError, match="rejected; it cannot become released"):
+        release_lot(user=qa_user, password=password, lot=lot, coa_reference="COA-2")
+
+
+@pytest.mark.req("RGT-QA-001")
+def test_refused_decisions_change_nothing(db, site, operator, qa_user, password, vector):
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                   received_by=qa_user)
+    before = state(lot)
+    with pytest.raises(SignatureRefused, match="received this lot"):
+        release_lot(user=qa_user, password=password, lot=lot, coa_reference="COA-1")
+    assert state(lot) == before
+    other = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                     received_by=operator)
+    before = state(other)
+    with pytest.raises(SignatureRefused, match="password is not correct"):
+        release_lot(user=qa_user, password="wrong", lot=other, coa_reference="COA-1")
+    with pytest.raises(DomainError, match="certificate of analysis"):
+        release_lot(user=qa_user, password=password, lot=other, coa_reference=" ")
+    with pytest.raises(PermissionRefused):
+        release_lot(user=operator, password=password, lot=other, coa_reference="COA-1")
+    with pytest.raises(DomainError, match="quarantine; it cannot become on hold"):
+        hold_lot(user=qa_user, password=password, lot=other, reason="Investigation")
+    assert state(other) == before
+
+
+@pytest.mark.req("RGT-QA-001")
+def test_an_expired_lot_cannot_be_released(db, site, operator, qa_user, password, vector):
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                   received_by=operator, expiry=dt.date.today() - dt.timedelta(days=2))
+    before = state(lot)
+    with pytest.raises(DomainError, match="cannot be released"):
+        release_lot(user=qa_user, password=password, lot=lot, coa_reference="COA-1")
+    assert state(lot) == before
+
+
+@pytest.mark.req("RGT-QA-001")
+def test_qa_of_another_site_cannot_decide(db, site, other_site, operator, password, vector):
+    from tests.mes.factories import person
+
+    far_qa = person("QA Reviewer", sites=[other_site], username="qa9", full_name="Far QA")
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                   received_by=operator)
+    with pytest.raises(PermissionRefused):
+        release_lot(user=far_qa, password=password, lot=lot, coa_reference="COA-1")
+
+
+@pytest.mark.req("RGT-QA-001", "RGT-UI-001")
+def test_the_release_flow_opens_the_sign_dialog_then_signs(client, site, operator, qa_user,
+                                                           password, vector):
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
+                   received_by=operator)
+    client.force_login(qa_user)
+    url = reverse("reagents:lot-decide", args=[lot.pk, "release"])
+    form = {"coa_reference": "COA-555", "reason": "CoA reviewed"}
+    dialog = client.post(url, form, HTTP_HX_REQUEST="true")
+    assert dialog.status_code == 200
+    html = dialog.content.decode()
+    assert "sign-dialog" in html and "Released" in html and "COA-555" in html
+    assert not ElectronicSignature.objects.exists()
+    wrong = client.post(url, {**form, "password": "bad"}, HTTP_HX_REQUEST="true")
+    assert wrong.status_code == 403 and "not correct" in wrong.content.decode()
+    done = client.post(url, {**form, "password": password}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    assert done["HX-Redirect"] == reverse("reagents:lot-detail", args=[lot.pk])
+    page = client.get(done["HX-Redirect"]).content.decode()
+    assert "RELEASED" in page.upper() and "Quentin Quality" in page and "COA-555" in page
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.RELEASED
+
+
+@pytest.mark.req("RGT-QA-001", "RGT-UI-001")
+def test_an_operator_cannot_open_the_release_flow(client, site, operator, vector):
+    lot = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE)
+    client.force_login(operator)
+    url = reverse("reagents:lot-decide", args=[lot.pk, "release"])
+    assert client.post(url, {"coa_reference": "X"}).status_code == 403
