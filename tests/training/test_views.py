@@ -1,0 +1,293 @@
+"""The training pages: the matrix (query budget, filters, CSV), a person's page, the signed
+flows through the sign dialog, the home panel, and who may see what."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+
+from mes import audit
+from mes.models import ElectronicSignature, User
+from tests.mes.factories import PASSWORD, UserFactory, person
+from tests.permission_matrix import (
+    ALLOWED,
+    NO_PERMISSION,
+    OTHER_SITE,
+    UI,
+    assert_permission_matrix,
+    ui_client,
+)
+from tests.training.factories import (
+    QualificationFactory,
+    SOPDocumentFactory,
+    SOPRevisionFactory,
+    certified,
+    require_sop,
+    trained,
+)
+from training.models import Certification, CertificationDecision, TrainingRecord
+
+MATRIX_QUERY_BUDGET = 20
+
+
+def populate(site, trainer, *, people: int, qualifications: int) -> None:
+    """``people`` operators at ``site``, each trained and certified for every one of
+    ``qualifications`` qualifications (each requiring its own SOP), in a mix of states."""
+    from guardian.shortcuts import assign_perm
+
+    revisions = []
+    quals = []
+    for i in range(qualifications):
+        revision = SOPRevisionFactory(document__number=f"SOP-M{i:02d}", revision="1")
+        qualification = QualificationFactory(code=f"M{i:02d}", name=f"Matrix {i}")
+        require_sop(qualification, revision.document)
+        revisions.append(revision)
+        quals.append(qualification)
+    audit.bulk_create_with_history(
+        [User(username=f"m{n:03d}", full_name=f"Matrix Person {n:03d}", password="!")
+         for n in range(people)], User, user=trainer)
+    users = list(User.objects.filter(username__startswith="m").order_by("username"))
+    for user in users:
+        assign_perm("mes.view_site", user, site)
+    states = [Certification.Status.ACTIVE, Certification.Status.SUSPENDED,
+              Certification.Status.EXPIRED, Certification.Status.REVOKED]
+    audit.bulk_create_with_history(
+        [TrainingRecord(trainee=u, trainer=trainer, sop_revision=r, site=site,
+                        trained_on=dt.date(2026, 2, 1), assessment="passed",
+                        status="complete", recorded_by=trainer)
+         for u in users for r in revisions], TrainingRecord, user=trainer)
+    audit.bulk_create_with_history(
+        [Certification(person=u, qualification=q, site=site, valid_from=dt.date(2026, 2, 1),
+                       valid_until=dt.date(2027, 1, 31), status=states[(n + i) % 4])
+         for n, u in enumerate(users) for i, q in enumerate(quals)], Certification,
+        user=trainer)
+
+
+def matrix_queries(client, django_assert_max_num_queries, site):
+    with django_assert_max_num_queries(MATRIX_QUERY_BUDGET) as captured:
+        response = client.get(reverse("training:matrix"), {"site": site.pk})
+    assert response.status_code == 200
+    return response, len(captured)
+
+
+@pytest.mark.req("TRN-UI-001")
+@pytest.mark.parametrize("people", [10, 200])
+def test_the_matrix_keeps_a_constant_number_of_queries(client, site, trainer, supervisor,
+                                                       people, django_assert_max_num_queries):
+    # Given people × 30 qualifications, each cell a certification with training behind it
+    populate(site, trainer, people=people, qualifications=30)
+    client.force_login(supervisor)
+    # When the supervisor opens the matrix, the same budget holds at 10 and at 200 people
+    response, count = matrix_queries(client, django_assert_max_num_queries, site)
+    html = response.content.decode()
+    expected = {k: sum(1 for n in range(people) for i in range(30) if (n + i) % 4 == k)
+                for k in range(4)}
+    assert html.count('data-state="ok"') == expected[0]
+    assert html.count('data-state="suspended"') == expected[1]
+    assert html.count('data-state="expired"') == expected[2]
+    assert html.count('data-state="revoked"') == expected[3]
+    assert html.count("<tr data-person=") == people + 2  # and the trainer and supervisor
+    print(f"matrix {people} people x 30 qualifications: {count} queries")
+
+
+@pytest.mark.req("TRN-UI-001")
+def test_the_matrix_colours_each_state_and_shows_the_expiry_date(
+        client, site, trainer, supervisor, operator, cell_selection, sop_revision, gowning_b):
+    trained(operator, sop_revision, trainer=trainer, site=site)
+    certified(operator, cell_selection, site, valid_until=dt.date(2026, 6, 20))
+    certified(operator, gowning_b, site, status=Certification.Status.SUSPENDED)
+    client.force_login(supervisor)
+    html = client.get(reverse("training:matrix")).content.decode()
+    assert "Expires soon" in html and "until 2026-06-20" in html
+    assert 'data-state="suspended"' in html and "pill-bad" in html
+
+
+@pytest.mark.req("TRN-UI-001")
+def test_the_matrix_filters_by_qualification_and_grade_and_exports_csv(
+        client, site, trainer, supervisor, operator, cell_selection, sop_revision, gowning_b):
+    trained(operator, sop_revision, trainer=trainer, site=site)
+    certified(operator, cell_selection, site)
+    certified(operator, gowning_b, site)
+    client.force_login(supervisor)
+    url = reverse("training:matrix")
+
+    by_qualification = client.get(url, {"site": site.pk, "qualification": "CELL-SEL"})
+    assert ">CELL-SEL</th>" in by_qualification.content.decode()
+    assert ">GOWN-B</th>" not in by_qualification.content.decode()
+
+    by_grade = client.get(url, {"site": site.pk, "grade": "B"}).content.decode()
+    assert 'data-person="op1"' in by_grade and 'data-person="sup1"' not in by_grade
+    assert 'data-person="op1"' not in client.get(url, {"site": site.pk,
+                                                       "grade": "A"}).content.decode()
+
+    exported = client.get(url, {"site": site.pk, "format": "csv"})
+    assert exported["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode())))
+    assert rows[0] == ["Person", "Username", "GOWN-B", "CELL-SEL"]  # gowning first
+    assert ["Otto Operator", "op1", "Certified until 2027-01-31",
+            "Certified until 2027-01-31"] in rows
+
+
+@pytest.mark.req("TRN-UI-001", "TRN-UI-002")
+def test_who_may_see_the_matrix_and_a_persons_page(site, other_site, operator, supervisor,
+                                                   roles):
+    far = person("Supervisor", sites=[other_site], username="far1", full_name="Far Away")
+    other_operator = person("Operator", sites=[site], username="op2", full_name="Ola Two")
+    assert_permission_matrix(ui_client, reverse("training:person", args=[operator.pk]),
+                             {NO_PERMISSION: other_operator, OTHER_SITE: far,
+                              ALLOWED: supervisor}, UI)
+    assert ui_client(operator).get(reverse("training:person", args=[operator.pk])
+                                   ).status_code == 200  # one's own page
+    assert ui_client(operator).get(reverse("training:matrix")).status_code == 403
+
+
+def open_dialog(client, url, form):
+    response = client.post(url, form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200, response.content.decode()[:500]
+    assert "sign-dialog" in response.content.decode()
+    return response.content.decode()
+
+
+@pytest.mark.req("TRN-UI-002", "TRN-CERT-001")
+def test_granting_through_the_sign_dialog(client, site, trainer, operator, cell_selection,
+                                          sop_revision):
+    trained(operator, sop_revision, trainer=trainer, site=site)
+    client.force_login(trainer)
+    url = reverse("training:grant", args=[operator.pk])
+    form = {"qualification": cell_selection.pk, "site": site.pk, "valid_from": "",
+            "reason": "Observed three aseptic runs"}
+    html = open_dialog(client, url, form)
+    assert "Approved" in html and "CELL-SEL" in html and "Observed three aseptic runs" in html
+    assert not Certification.objects.exists()
+
+    wrong = client.post(url, {**form, "password": "bad"}, HTTP_HX_REQUEST="true")
+    assert wrong.status_code == 403 and "not correct" in wrong.content.decode()
+    assert not Certification.objects.exists()
+
+    done = client.post(url, {**form, "password": PASSWORD}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    assert done["HX-Redirect"] == reverse("training:person", args=[operator.pk])
+    page = client.get(done["HX-Redirect"]).content.decode()
+    assert "CELL-SEL" in page and "Observed three aseptic runs" in page
+    assert "APPROVED" in page.upper() and "Tina Trainer" in page
+    assert Certification.objects.get().valid_from == dt.date(2026, 6, 1)
+
+
+@pytest.mark.req("TRN-UI-002", "TRN-CERT-002")
+def test_a_refused_grant_shows_why_in_the_dialog(client, site, trainer, operator,
+                                                 cell_selection):
+    client.force_login(trainer)
+    url = reverse("training:grant", args=[operator.pk])
+    form = {"qualification": cell_selection.pk, "site": site.pk, "reason": "Passed",
+            "password": PASSWORD}
+    response = client.post(url, form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "No completed training on SOP-CS rev. 1" in response.content.decode()
+    assert not Certification.objects.exists()
+
+
+@pytest.mark.req("TRN-UI-002")
+def test_a_bad_grant_form_is_a_clear_400(client, trainer, operator):
+    client.force_login(trainer)
+    response = client.post(reverse("training:grant", args=[operator.pk]), {"reason": ""})
+    assert response.status_code == 400
+    assert "This field is required" in response.content.decode()
+
+
+@pytest.mark.req("TRN-UI-002", "TRN-CERT-001")
+def test_suspending_through_the_sign_dialog(client, site, trainer, operator, cell_selection):
+    cert = certified(operator, cell_selection, site)
+    client.force_login(trainer)
+    url = reverse("training:decide", args=[cert.pk, "suspend"])
+    form = {"reason": "Failed media fill"}
+    html = open_dialog(client, url, form)
+    assert "Suspend certification" in html
+    done = client.post(url, {**form, "password": PASSWORD}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    cert.refresh_from_db()
+    assert cert.status == Certification.Status.SUSPENDED
+    assert CertificationDecision.objects.get().reason == "Failed media fill"
+
+
+@pytest.mark.req("TRN-UI-002")
+def test_a_certification_of_another_site_is_a_404(client, other_site, trainer, roles,
+                                                  cell_selection):
+    far = person("Operator", sites=[other_site], username="far2", full_name="Far Two")
+    cert = certified(far, cell_selection, other_site)
+    client.force_login(trainer)
+    response = client.post(reverse("training:decide", args=[cert.pk, "revoke"]),
+                           {"reason": "x", "password": PASSWORD})
+    assert response.status_code == 404
+    cert.refresh_from_db()
+    assert cert.status == Certification.Status.ACTIVE
+
+
+@pytest.mark.req("TRN-UI-002", "TRN-REC-001")
+def test_recording_and_verifying_training_through_the_sign_dialog(
+        client, site, trainer, operator, sop_revision):
+    client.force_login(operator)
+    url = reverse("training:record")
+    form = {"sop_revision": sop_revision.pk, "trainer": trainer.pk, "site": site.pk,
+            "trained_on": "2026-05-28", "assessment": "passed", "comments": ""}
+    html = open_dialog(client, url, form)
+    assert "Trained" in html and "Tina Trainer" in html
+    done = client.post(url, {**form, "password": PASSWORD}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    record = TrainingRecord.objects.get()
+
+    client.force_login(trainer)
+    page = client.get(reverse("training:person", args=[operator.pk])).content.decode()
+    assert reverse("training:verify", args=[record.pk]) in page
+    home = client.get(reverse("home")).content.decode()
+    assert "Training awaiting your verification" in home
+    verify_url = reverse("training:verify", args=[record.pk])
+    assert "Verified" in open_dialog(client, verify_url, {})
+    done = client.post(verify_url, {"password": PASSWORD}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204
+    record.refresh_from_db()
+    assert record.status == TrainingRecord.Status.COMPLETE
+    assert list(ElectronicSignature.objects.values_list("meaning", flat=True)) == [
+        "trained", "verified"]
+
+
+@pytest.mark.req("TRN-UI-003")
+def test_the_home_page_shows_own_certifications_and_what_expires_soon(
+        client, site, operator, cell_selection, gowning_b):
+    certified(operator, cell_selection, site, valid_until=dt.date(2026, 6, 20))
+    certified(operator, gowning_b, site, valid_until=dt.date(2027, 1, 31))
+    someone = UserFactory(username="x1")
+    certified(someone, cell_selection, site)  # not Otto's
+    client.force_login(operator)
+    html = client.get(reverse("home")).content.decode()
+    panel = html[html.index('id="training-panel"'):]
+    assert "Your certifications" in panel
+    expiring = panel[panel.index('id="expiring-soon"'):panel.index("</div></div>")]
+    assert "CELL-SEL" in expiring and "2026-06-20" in expiring and "GOWN-B" not in expiring
+    assert panel.count("<tr><td>") == 2
+
+
+@pytest.mark.req("TRN-UI-002")
+def test_the_person_page_shows_why_an_active_certification_does_not_pass(
+        client, site, trainer, operator, cell_selection, sop_revision):
+    certified(operator, cell_selection, site)
+    client.force_login(trainer)
+    html = client.get(reverse("training:person", args=[operator.pk])).content.decode()
+    assert "No completed training on SOP-CS rev. 1." in html
+
+
+@pytest.mark.req("TRN-UI-002")
+def test_the_person_page_query_count_does_not_grow_with_records(
+        client, site, trainer, operator, django_assert_max_num_queries):
+    for i in range(8):
+        revision = SOPRevisionFactory(document=SOPDocumentFactory(number=f"SOP-P{i}"))
+        qualification = QualificationFactory(code=f"P{i}")
+        require_sop(qualification, revision.document)
+        trained(operator, revision, trainer=trainer, site=site)
+        certified(operator, qualification, site)
+    client.force_login(trainer)
+    with django_assert_max_num_queries(30):
+        assert client.get(reverse("training:person", args=[operator.pk])).status_code == 200
