@@ -159,6 +159,9 @@ def _timeline(order: Order, status: str, *, actor: User, reason: str) -> None:
 def move_order(*, actor: User, order: Order, status: str, reason: str) -> Order:
     """Move the order to ``status`` if the transition table allows it (the caller holds the
     transaction and has checked authority)."""
+    if status not in Order.Status.values:
+        raise DomainError(f"“{status}” is not a stage of an order.", code="invalid",
+                          fields={"status": ["Unknown stage."]})
     if not can_move(order.status, status):
         allowed = ", ".join(Order.Status(s).label for s in sorted(ALLOWED[order.status]))
         raise DomainError(
