@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
@@ -36,8 +37,12 @@ def record_audit_trail(request, app_label: str, model_name: str, pk: int):
         filename = f"audit-trail-{app_label}-{model_name}-{pk}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+    page = Paginator(filtered, 200).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "mes/audit_trail.html", {
-        "label": label, "changes": filtered, "total": len(changes), "form": form,
+        "label": label, "changes": page, "page": page, "matching": len(filtered),
+        "total": len(changes), "form": form, "filter_query": query.urlencode(),
         "zone": zone, "zone_name": zone_name,
         "fields": sorted({c.field for c in changes}),
         "csv_query": request.GET.copy().urlencode(),
