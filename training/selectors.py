@@ -150,3 +150,12 @@ def expiring_soon(person: User, *, on: dt.date, days: int | None = None
 def matrix_qualifications_by_pk(pks) -> list[Qualification]:
     return list(gate.qualifications_with_sops().filter(pk__in=list(pks)).order_by("kind",
                                                                                   "code"))
+
+
+def certifications_of_sites(sites) -> QuerySet[Certification]:
+    decisions = (CertificationDecision.objects.select_related("decided_by")
+                 .prefetch_related(_signatures_of(CertificationDecision)))
+    return (Certification.objects.filter(site__in=sites)
+            .select_related("person", "qualification", "site")
+            .prefetch_related(Prefetch("decisions", queryset=decisions))
+            .order_by("site__code", "person__full_name", "qualification__code", "-pk"))
