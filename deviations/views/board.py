@@ -55,7 +55,8 @@ def board(request):
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "deviations/board.html", {
-        "form": form, "page": page, "rows": _rows(page), "query": query.urlencode()})
+        "form": form, "page": page, "rows": _rows(page), "query": query.urlencode(),
+        "on_board": True})
 
 
 @login_required
