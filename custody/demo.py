@@ -5,6 +5,7 @@ loading again adds nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
@@ -169,8 +170,7 @@ def _refused_scan(actor: User, patient: Patient, site: Site) -> None:
     neighbour = Patient.objects.exclude(pk=patient.pk).exclude(din="").order_by("pk").first()
     if neighbour is None:
         return
-    try:
+    # Refused, as it must be; the refusal and the deviation stay recorded.
+    with contextlib.suppress(DomainError):
         verify_label_scan(actor=actor, patient=patient, scan=neighbour.isbt.barcode_data,
                           site=site, context="received at the plant")
-    except DomainError:
-        pass  # refused, as it must be; the refusal and the deviation are recorded
