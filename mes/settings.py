@@ -249,9 +249,10 @@ SYSTEM_USERNAME = "system"
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an integration without valid credentials gets a 401 with a challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
