@@ -60,6 +60,7 @@ def hold_lot(*, user: User, password: str, lot: ReagentLot, reason: str,
 
 
 def _decide(*, user, password, lot, target, meaning, reason, request, coa_reference=""):
+    lot = ReagentLot.objects.select_related("site").get(pk=lot.pk)  # the caller's may be stale
     require(user, "reagents.release_lot", "release, reject or hold reagent lots", lot.site)
     _check_decision(lot, target)
     signer = reauthenticate(user=user, password=password, request=request)
