@@ -29,6 +29,14 @@ def render_sign_dialog(request, *, title: str, summary: list[tuple[str, str]], m
     return render(request, template, context, status=status if status < 500 else 400)
 
 
+def add_domain_error(form, error) -> None:
+    """Show a DomainError on a form: its message at the top, its field errors by the fields."""
+    form.add_error(None, error.message)
+    for field, errors in error.fields.items():
+        for message in errors:
+            form.add_error(field if field in form.fields else None, message)
+
+
 def signed_response(request, next_url: str):
     """After a successful signature: htmx follows HX-Redirect, plain forms a redirect."""
     if request.htmx:

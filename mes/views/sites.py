@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from mes.errors import DomainError
 from mes.models import Site
 from mes.services import sites as site_services
+from mes.ui import add_domain_error
 
 
 class SiteForm(forms.ModelForm):
@@ -20,13 +21,6 @@ class SiteForm(forms.ModelForm):
 
     def clean_code(self):
         return (self.cleaned_data.get("code") or "").strip().upper()
-
-
-def _show_error(form, error: DomainError) -> None:
-    form.add_error(None, error.message)
-    for field, errors in error.fields.items():
-        for message in errors:
-            form.add_error(field if field in form.fields else None, message)
 
 
 @login_required
@@ -44,7 +38,7 @@ def site_create(request):
         try:
             site = site_services.create_site(actor=request.user, **data)
         except DomainError as error:
-            _show_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Site {site.code} created.")
             return redirect("site-list")
@@ -64,7 +58,7 @@ def site_edit(request, pk: int):
             site_services.update_site(actor=request.user, site=site,
                                       reason=form.cleaned_data["reason"], **data)
         except DomainError as error:
-            _show_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Site {site.code} changed.")
             return redirect("site-list")

@@ -14,7 +14,7 @@ from mes.errors import DomainError
 from mes.forms import AccessChangeForm, CreateUserForm, ReasonForm, SignForm
 from mes.models import Meaning, User
 from mes.services import access, security
-from mes.ui import render_sign_dialog, signed_response
+from mes.ui import add_domain_error, render_sign_dialog, signed_response
 
 
 @login_required
@@ -90,10 +90,7 @@ def user_create(request):
         try:
             person = access.create_user(actor=request.user, **form.cleaned_data)
         except DomainError as error:
-            form.add_error(None, error.message)
-            for field, errors in error.fields.items():
-                for message in errors:
-                    form.add_error(field if field in form.fields else None, message)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Account {person.username} opened. Grant roles and "
                                       "sites below.")
