@@ -104,6 +104,8 @@ class DeviationCounter(TrackedModel):
     """The last number given per site and year; locked while numbering, so no gaps and no
     duplicates even under concurrent raising."""
 
+    operational_record = True  # bookkeeping of numbers, not a GMP record
+
     site = models.ForeignKey("mes.Site", on_delete=models.PROTECT, related_name="+")
     year = models.PositiveSmallIntegerField()
     last_sequence = models.PositiveIntegerField(default=0)
