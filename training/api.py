@@ -33,7 +33,14 @@ class CanReadTraining(permissions.BasePermission):
 
 
 # --- Serializers -------------------------------------------------------------------------
+def _choice_text(choices) -> serializers.CharField:
+    """A state as plain text with its values documented: enum components named after
+    common field names ("status", "source") collide with other apps' in the schema."""
+    return serializers.CharField(read_only=True, help_text=", ".join(choices.values))
+
+
 class DecisionSerializer(serializers.ModelSerializer):
+    action = _choice_text(CertificationDecision.Action)
     decided_by = serializers.CharField(source="decided_by.username")
     signed_by = serializers.SerializerMethodField()
 
@@ -52,6 +59,7 @@ class CertificationSerializer(serializers.ModelSerializer):
     qualification = serializers.CharField(source="qualification.code")
     site = serializers.CharField(source="site.code")
     decisions = DecisionSerializer(many=True)
+    status = _choice_text(Certification.Status)
 
     class Meta:
         model = Certification
@@ -65,6 +73,9 @@ class TrainingRecordSerializer(serializers.ModelSerializer):
     sop = serializers.CharField(source="sop_revision.document.number")
     revision = serializers.CharField(source="sop_revision.revision")
     site = serializers.CharField(source="site.code")
+    assessment = _choice_text(TrainingRecord.Assessment)
+    status = _choice_text(TrainingRecord.Status)
+    source = _choice_text(TrainingRecord.Source)
     signatures = serializers.SerializerMethodField()
 
     class Meta:

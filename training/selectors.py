@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, Prefetch, QuerySet, Value, When
 
 from mes.models import ElectronicSignature, Site, User
 from training.models import (
@@ -67,8 +67,14 @@ def people_at(site: Site) -> QuerySet[User]:
             .exclude(username=settings.SYSTEM_USERNAME).distinct().order_by("full_name", "pk"))
 
 
+# Columns in the order work happens: gowning, process steps, equipment, reviewer roles.
+KIND_ORDER = Case(*[When(kind=kind, then=Value(i)) for i, kind in enumerate(
+    [Qualification.Kind.GOWNING, Qualification.Kind.PROCESS, Qualification.Kind.EQUIPMENT,
+     Qualification.Kind.REVIEWER])], default=Value(9))
+
+
 def matrix_qualifications(*, qualification: str = "") -> list[Qualification]:
-    quals = gate.qualifications_with_sops().filter(is_active=True).order_by("kind", "code")
+    quals = gate.qualifications_with_sops().filter(is_active=True).order_by(KIND_ORDER, "pk")
     if qualification:
         quals = quals.filter(code=qualification)
     return list(quals)
@@ -148,8 +154,8 @@ def expiring_soon(person: User, *, on: dt.date, days: int | None = None
 
 
 def matrix_qualifications_by_pk(pks) -> list[Qualification]:
-    return list(gate.qualifications_with_sops().filter(pk__in=list(pks)).order_by("kind",
-                                                                                  "code"))
+    return list(gate.qualifications_with_sops().filter(pk__in=list(pks))
+                .order_by(KIND_ORDER, "pk"))
 
 
 def certifications_of_sites(sites) -> QuerySet[Certification]:
