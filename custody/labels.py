@@ -45,7 +45,7 @@ def datamatrix_path(data: str) -> tuple[int, str]:
 def label_svg(*, barcode_data: str, coi_groups: str, flags: str, check: str | None,
               product: str, initials: str, date_of_birth: str, site: str) -> str:
     width, bar_height, bars = code128_bars(barcode_data)
-    scale = min(1.0, 66.0 / width)
+    scale = 64.0 / width  # stretch the modules to the space beside the DataMatrix
     modules, path = datamatrix_path(barcode_data)
     dm_size = 26.0
     out = [
@@ -78,7 +78,7 @@ def label_svg(*, barcode_data: str, coi_groups: str, flags: str, check: str | No
     for i, (label, value) in enumerate(lines):
         y = 29.5 + i * 5.2
         out.append(f'<text x="4.5" y="{y}" font-size="2.8" fill="#333333">{escape(label)}</text>'
-                   f'<text x="30" y="{y}" font-size="3.6" font-weight="bold">{escape(value)}'
+                   f'<text x="33" y="{y}" font-size="3.6" font-weight="bold">{escape(value)}'
                    '</text>')
     out.append("</svg>")
     return "".join(out)

@@ -62,6 +62,8 @@ class DinCounter(TrackedModel):
     """The last DIN sequence used per facility and year; locked while a number is drawn, so
     numbers are never duplicated or skipped."""
 
+    operational_record = True  # bookkeeping of numbers; each DIN is on its patient record
+
     facility_identification_number = models.CharField(max_length=5)
     year = models.PositiveSmallIntegerField()
     last_sequence = models.PositiveIntegerField(default=0)
