@@ -230,6 +230,12 @@ class ShipmentSerializer(serializers.ModelSerializer):
                   "created_at"]
 
 
+class LegSerializer(serializers.Serializer):
+    origin = serializers.CharField(max_length=200)
+    destination = serializers.CharField(max_length=200)
+    carrier = serializers.CharField(max_length=100)
+
+
 class ShipmentRequestSerializer(serializers.Serializer):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     origin = _by_code(Site)
@@ -238,6 +244,7 @@ class ShipmentRequestSerializer(serializers.Serializer):
     container_id = serializers.CharField(max_length=64)
     carrier = serializers.CharField(max_length=100)
     tracking_number = serializers.CharField(max_length=64, required=False, default="")
+    legs = LegSerializer(many=True, required=False, default=list, max_length=10)
 
 
 class ReadingSerializer(serializers.ModelSerializer):
@@ -301,7 +308,8 @@ class ShipmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data = incoming.validated_data
         if not Patient.objects.visible_to(request.user).filter(pk=data["patient"].pk).exists():
             raise Http404
-        shipment = coldchain.create_shipment(actor=request.user, **data)
+        legs = [coldchain.LegPlan(**leg) for leg in data.pop("legs")]
+        shipment = coldchain.create_shipment(actor=request.user, legs=legs or None, **data)
         return Response(ShipmentSerializer(shipment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: ColdChainSerializer})

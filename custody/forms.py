@@ -84,4 +84,6 @@ class ShipmentForm(forms.Form):
 class CsvUploadForm(forms.Form):
     file = forms.FileField(label="Logger CSV (recorded_at, celsius, logger_id)")
     logger_id = forms.CharField(max_length=64, required=False,
-                                help_text="Used for rows without a logger_id column.")
+                                help_text="Used for rows without a logger_id column. Times "
+                                          "without a UTC offset are read in the origin "
+                                          "site's time zone.")

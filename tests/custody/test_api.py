@@ -139,3 +139,39 @@ def test_reading_batches_by_api(operator, patient, site, clinical_site):
     qa = person("QA Reviewer", sites=[site, clinical_site], username="qa9")
     refused = post(api_client(qa), url, {"readings": readings[:1]})
     assert refused.status_code == 403 and error_body_problem(refused) is None
+
+
+@pytest.mark.req("COI-ORD-001", "COI-API-001")
+def test_the_order_stage_is_advanced_by_api_with_a_reason(planner, order):
+    client = api_client(planner)
+    url = f"/api/v1/custody/orders/{order.pk}/advance/"
+    done = post(client, url, {"status": "collection_scheduled", "reason": "Slot booked"})
+    assert done.status_code == 200 and done.json()["status"] == "collection_scheduled"
+    assert [t["status"] for t in done.json()["timeline"]] == ["ordered", "collection_scheduled"]
+    back = post(client, url, {"status": "ordered", "reason": "Undo"})
+    assert back.status_code == 400 and back.json()["code"] == "invalid_transition"
+    unknown = post(client, url, {"status": "teleported", "reason": "?"})
+    assert unknown.status_code == 400 and unknown.json()["fields"] == {
+        "status": ["Unknown stage."]}
+
+
+@pytest.mark.req("COI-API-001")
+def test_a_shipment_with_its_legs_by_api(operator, patient, site, clinical_site):
+    ContainerTypeFactory()
+    client = api_client(operator)
+    response = post(client, "/api/v1/custody/shipments/", {
+        "patient": patient.pk, "origin": "CLINIC1", "destination": "PLANT1",
+        "container_type": "LN2-DRY", "container_id": "DS-9", "carrier": "Cryoport",
+        "legs": [{"origin": "Clinic One", "destination": "AMS airport", "carrier": "Courier"},
+                 {"origin": "AMS airport", "destination": "Plant One", "carrier": "Cryoport"}]},
+        key="ship-1")
+    assert response.status_code == 201, response.content
+    from custody.models import Shipment
+
+    shipment = Shipment.objects.get()
+    assert [(leg.sequence, leg.destination) for leg in shipment.legs.all()] == [
+        (1, "AMS airport"), (2, "Plant One")]
+    same_site = post(client, "/api/v1/custody/shipments/", {
+        "patient": patient.pk, "origin": "PLANT1", "destination": "PLANT1",
+        "container_type": "LN2-DRY", "container_id": "DS-9", "carrier": "Cryoport"})
+    assert same_site.status_code == 400 and "same site" in same_site.json()["message"]

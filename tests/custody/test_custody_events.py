@@ -157,3 +157,18 @@ def test_a_complete_journey_has_no_break(operator, password, patient, site, clin
     assert [c.status for c in order.timeline.all()] == [
         "ordered", "collected", "in_transit", "received", "in_manufacturing", "shipped",
         "delivered", "infused"]
+
+
+@pytest.mark.req("COI-EVT-001", "COI-DIN-003")
+def test_a_sponsor_assigned_coi_is_scanned_as_it_is(operator, planner, password, site,
+                                                    clinical_site):
+    from tests.custody.factories import ProductFactory
+
+    product = ProductFactory(code="SPX", coi_scheme="external",
+                             external_coi_pattern=r"SPX-\d{4}-[A-Z]{2}")
+    patient = order_for(planner, manufacturing_site=site, ordering_site=clinical_site,
+                        product=product, external_coi="SPX-0007-AB").patient
+    event = record(operator, password, patient, clinical_site, scan=" spx-0007-ab\n")
+    assert event.kind == "collected"
+    with pytest.raises(LabelMismatch):
+        record(operator, password, patient, clinical_site, scan="SPX-0008-AB")

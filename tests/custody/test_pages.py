@@ -83,11 +83,12 @@ def test_the_identity_page_logs_each_view_and_needs_the_permission(client, opera
     assert (access.user, access.purpose) == (qa_user, "Investigating DEV-7")
 
 
-@pytest.mark.req("COI-RPT-001")
+@pytest.mark.req("COI-RPT-001", "COI-UI-001")
+@pytest.mark.parametrize("name", ["chain-report", "patient-detail"])
 def test_the_report_keeps_a_constant_number_of_queries(
-        client, operator, patient, site, django_assert_max_num_queries):
+        name, client, operator, patient, site, django_assert_max_num_queries):
     client.force_login(operator)
-    url = reverse("custody:chain-report", args=[patient.pk])
+    url = reverse(f"custody:{name}", args=[patient.pk])
     add_events(patient, operator, site, 5)
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
