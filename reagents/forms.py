@@ -1,6 +1,6 @@
 from django import forms
 
-from reagents.models import LotStatus, Material
+from reagents.models import LotStatus, Material, StorageCondition
 
 
 class ReceiveForm(forms.Form):
@@ -56,3 +56,19 @@ class ReverseForm(forms.Form):
 class BatchGenealogyForm(forms.Form):
     batch_number = forms.CharField(required=False, max_length=64)
     patient_coi = forms.CharField(required=False, max_length=32, label="Patient COI")
+
+
+class MaterialForm(forms.Form):
+    code = forms.CharField(max_length=32)
+    name = forms.CharField(max_length=200)
+    unit = forms.CharField(max_length=16, label="Unit of measure")
+    storage_condition = forms.ChoiceField(choices=StorageCondition.choices)
+    gtins = forms.CharField(label="GTINs (one per line)",
+                            widget=forms.Textarea(attrs={"rows": 2}))
+    is_critical = forms.BooleanField(required=False, initial=True, label="Critical reagent")
+    requires_qa_release = forms.BooleanField(required=False, initial=True,
+                                             label="QA release required")
+
+    def clean_gtins(self):
+        return [line.strip() for line in self.cleaned_data["gtins"].replace(",", "\n").split()
+                if line.strip()]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from biip import ParseConfig, ParseError
 from biip.gs1_messages import GS1Message
+from biip.gtin import Gtin
 from biip.symbology import SymbologyIdentifier
 from django.conf import settings
 
@@ -119,11 +120,9 @@ def parse_label(scan: str) -> LabelData:
 
 
 def normalise_gtin(value: str) -> str:
-    """A GTIN-8/12/13/14 as 14 digits, or a LabelUnreadable naming what is wrong."""
-    from biip.gtin import Gtin
-
+    """A GTIN-8/12/13/14 as 14 digits, or a DomainError naming what is wrong."""
     try:
         return Gtin.parse((value or "").strip()).as_gtin_14()
     except ParseError as exc:
-        raise LabelUnreadable(str(exc), fields={"gtin": [str(exc)]}) from exc
+        raise DomainError(str(exc), code="invalid_gtin", fields={"gtins": [str(exc)]}) from exc
 

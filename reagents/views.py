@@ -22,6 +22,7 @@ from reagents.forms import (
     BatchGenealogyForm,
     DecisionReasonForm,
     LotFilterForm,
+    MaterialForm,
     ReceiveForm,
     ReleaseForm,
     ReverseForm,
@@ -234,3 +235,26 @@ def batch_genealogy(request):
     return render(request, "reagents/batch_genealogy.html",
                   {"form": form, "uses": uses, "searched": form.is_bound})
 
+
+
+@login_required
+@permission_required("reagents.view_material", raise_exception=True)
+def material_list(request):
+    page = Paginator(selectors.materials(), 50).get_page(request.GET.get("page"))
+    return render(request, "reagents/material_list.html", {"page": page})
+
+
+@login_required
+@permission_required("reagents.add_material", raise_exception=True)
+def material_create(request):
+    form = MaterialForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            material = services.create_material(user=request.user, **form.cleaned_data)
+        except DomainError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, f"Material {material} added.")
+            return redirect("reagents:material-list")
+    return render(request, "reagents/material_form.html", {"form": form},
+                  status=400 if form.errors else 200)

@@ -211,3 +211,19 @@ def test_lots_materials_and_genealogy_through_the_api(db, site, vector, medium, 
     used = api.get("/api/v1/reagents/genealogy/", {"batch_number": "B-1"}).json()
     assert [u["lot"]["id"] for u in used] == [lot.pk]
     assert api.get("/api/v1/reagents/genealogy/").status_code == 400
+
+
+@pytest.mark.req("RGT-MAT-001", "RGT-UI-001")
+def test_qa_adds_a_material_on_its_page_and_a_bad_gtin_is_a_400(client, qa_user, operator):
+    client.force_login(qa_user)
+    form = {"code": "IL-7", "name": "Interleukin-7", "unit": "µg", "storage_condition": "-20",
+            "gtins": "04012345000030\n4012345000047", "is_critical": "on",
+            "requires_qa_release": "on"}
+    bad = client.post(reverse("reagents:material-create"), {**form, "gtins": "04012345000031"})
+    assert bad.status_code == 400 and "check digit" in bad.content.decode()
+    done = client.post(reverse("reagents:material-create"), form)
+    assert done.status_code == 302
+    listing = client.get(reverse("reagents:material-list")).content.decode()
+    assert "IL-7" in listing and "04012345000047" in listing
+    client.force_login(operator)
+    assert client.get(reverse("reagents:material-create")).status_code == 403
