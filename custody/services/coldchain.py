@@ -74,6 +74,8 @@ def create_shipment(*, actor: User, patient: Patient, origin: Site, destination:
         raise DomainError("The container identifier and the carrier are required.",
                           code="invalid", fields={"container_id": ["Required."],
                                                   "carrier": ["Required."]})
+    # Lock the patient so two shipments planned at once do not draw the same reference.
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
     count = Shipment.objects.filter(patient=patient).count() + 1
     shipment = Shipment(reference=f"SHP-{patient.coi}-{count}", patient=patient, site=origin,
                         destination_site=destination, container_type=container_type,
@@ -133,8 +135,12 @@ def _reading_value(value) -> Decimal:
 def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], source: str,
                     naive_zone=None) -> IngestResult:
     """Store a batch of readings ({recorded_at, celsius, logger_id}) for ``shipment``."""
-    _require(actor, "custody.add_temperaturereading", "record temperature readings",
-             shipment.site)
+    if not actor.has_perm("custody.add_temperaturereading"):
+        raise PermissionRefused(f"{actor.full_name} is not authorised to record temperature "
+                                "readings.")
+    if not (actor.has_site(shipment.site) or actor.has_site(shipment.destination_site)):
+        raise PermissionRefused(f"{actor.full_name} has no access to the sites of shipment "
+                                f"{shipment.reference}.")
     if not readings:
         raise DomainError("The batch has no readings.", code="empty_batch",
                           fields={"readings": ["Empty."]})
