@@ -94,6 +94,19 @@ def timeline(deviation: Deviation) -> list[dict]:
                     .select_related("recorded_by")):
         entries.append({"at": comment.recorded_at, "who": comment.recorded_by,
                         "text": comment.text, "kind": "comment"})
+    # Decision records the page has prefetched (no extra queries).
+    for capa in deviation.capaactions.all():
+        entries.append({"at": capa.recorded_at, "who": capa.recorded_by,
+                        "text": f"CAPA added for {capa.owner.full_name}: {capa.description}",
+                        "kind": "capa"})
+        if capa.done_at:
+            entries.append({"at": capa.done_at, "who": capa.done_by,
+                            "text": f"CAPA done: {capa.completion_note}", "kind": "capa"})
+    for investigation in deviation.investigations.all():
+        entries.append({"at": investigation.recorded_at, "who": investigation.recorded_by,
+                        "text": "Investigation signed: "
+                                f"{investigation.get_root_cause_category_display()}",
+                        "kind": "decision"})
     return sorted(entries, key=lambda entry: entry["at"])
 
 
@@ -109,5 +122,6 @@ def detail(user, pk: int) -> Deviation:
             "classificationdecisions__recorded_by", "dispositions__recorded_by",
             "investigations__recorded_by", "closures__recorded_by",
             "escalationevents", "deviationattachments",
-            Prefetch("capaactions", CapaAction.objects.select_related("owner"))),
+            Prefetch("capaactions", CapaAction.objects.select_related(
+                "owner", "recorded_by", "done_by"))),
         pk=pk)

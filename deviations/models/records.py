@@ -121,6 +121,8 @@ class CapaAction(Signable, DeviationRecord):
     effectiveness_check = models.TextField(blank=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
     done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+")
     completion_note = models.TextField(blank=True)
 
     signing_permissions = {Meaning.PERFORMED: "deviations.view_deviation"}

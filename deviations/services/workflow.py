@@ -232,6 +232,7 @@ def complete_capa(*, actor: User, password: str, capa: CapaAction, note: str,
                               status=409)
         capa.state = CapaAction.State.DONE
         capa.done_at = timezone.now()
+        capa.done_by = signer
         capa.completion_note = note
         audit.stamp(capa, user=signer, reason=f"Done: {note}")
         capa.save()
