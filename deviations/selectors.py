@@ -41,6 +41,14 @@ def suite_on_hold(subject) -> bool:
     return holding_deviations(subject).exists()
 
 
+def held_subject_ids(model) -> set[int]:
+    """Primary keys of the records of ``model`` (e.g. every suite) that an open critical
+    deviation holds, in one query: for boards that show many suites at once."""
+    return set(Deviation.objects.active().filter(
+        subject_type=ContentType.objects.get_for_model(model),
+        classification=Classification.CRITICAL).values_list("subject_id", flat=True))
+
+
 def board(user, *, site=None, classification: str = "", patient_impact: str = "",
           status: str = "", include_closed: bool = False) -> QuerySet[Deviation]:
     """The QA board: the person's sites, most pressing deadline first."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -92,7 +93,7 @@ class Deviation(Signable, GMPModel):
                                     related_name="deviations_raised")
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     rule = models.CharField(max_length=200, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     classification = models.CharField(max_length=16, choices=Classification.choices,
                                       default=Classification.MINOR)

@@ -73,6 +73,9 @@ def raise_deviation(*, reporter, site, title: str, description: str, subject=Non
     _choice(classification, Classification, "classification")
     _choice(patient_impact, PatientImpact, "patient_impact")
     _choice(source, Source, "source")
+    if site is None:
+        raise DomainError("A deviation belongs to a site.", code="invalid",
+                          fields={"site": ["Required."]})
     if reporter is None or not reporter.is_active:
         raise PermissionRefused("A deviation is raised by an active, named person.")
     if source == Source.MANUAL:
@@ -86,7 +89,9 @@ def raise_deviation(*, reporter, site, title: str, description: str, subject=Non
                           code="invalid", fields={"rule": ["Required for automatic."]})
     if subject is not None and subject.pk is None:
         raise DomainError("The subject of a deviation must be a saved record.", code="invalid")
-    attachments = list(attachments or [])
+    # Text content (an SVG built as a string) is stored as UTF-8.
+    attachments = [(name, kind, content.encode() if isinstance(content, str) else content)
+                   for name, kind, content in (attachments or [])]
     for filename, _content_type, content in attachments:
         if not filename or len(content) > MAX_ATTACHMENT_BYTES:
             raise DomainError(f"Attachment “{filename}” has no name or is larger than 10 MB.",

@@ -225,3 +225,27 @@ def test_an_open_critical_deviation_puts_a_suite_on_hold(db, site, operator):
     assert not selectors.suite_on_hold(suite)
     raised(operator, site, subject=suite, classification="critical")
     assert selectors.suite_on_hold(suite)
+
+
+@pytest.mark.req("DEV-BLK-001")
+def test_held_subjects_for_a_whole_board_in_one_query(db, site, operator,
+                                                      django_assert_num_queries):
+    held = User.objects.create(username="suite-a", full_name="Suite A stand-in")
+    free = User.objects.create(username="suite-b", full_name="Suite B stand-in")
+    raised(operator, site, subject=held, classification="critical")
+    raised(operator, site, subject=free, classification="minor")
+    with django_assert_num_queries(1):
+        assert selectors.held_subject_ids(User) == {held.pk}
+
+
+@pytest.mark.req("DEV-RAISE-001")
+def test_rule_data_with_decimals_and_times_and_text_attachments_are_kept(db, site, operator):
+    from decimal import Decimal
+
+    deviation = raised(operator, site, source="automatic", rule="custody.cold_chain",
+                       data={"max_c": Decimal("-141.2"), "at": datetime(2026, 3, 3, 9, 0,
+                                                                         tzinfo=UTC)},
+                       attachments=[("curve.svg", "image/svg+xml", "<svg/>")])
+    deviation = Deviation.objects.get(pk=deviation.pk)
+    assert deviation.data == {"max_c": "-141.2", "at": "2026-03-03T09:00:00Z"}
+    assert bytes(deviation.deviationattachments.get().content) == b"<svg/>"
