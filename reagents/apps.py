@@ -12,8 +12,6 @@ class ReagentsConfig(AppConfig):
         ("Reagent lots", "reagents:lot-list", "reagents.view_reagentlot"),
         ("Receive", "reagents:receive", "reagents.receive_lot"),
         ("Inventory", "reagents:inventory", "reagents.view_reagentlot"),
-        ("Reagent genealogy", "reagents:batch-genealogy", "reagents.view_reagentlot"),
-        ("Materials", "reagents:material-list", "reagents.add_material"),
     ]
     home_panels = ["reagents.panels.qa_lots_panel"]
     role_permissions = {

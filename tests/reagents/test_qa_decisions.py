@@ -141,3 +141,40 @@ def test_an_operator_cannot_open_the_release_flow(client, site, operator, vector
     client.force_login(operator)
     url = reverse("reagents:lot-decide", args=[lot.pk, "release"])
     assert client.post(url, {"coa_reference": "X"}).status_code == 403
+
+
+@pytest.mark.req("RGT-QA-001", "RGT-UI-001")
+def test_hold_and_reject_through_the_pages_without_javascript(client, site, operator, qa_user,
+                                                              password, vector):
+    lot = make_lot(site=site, material_=vector, received_by=operator)
+    client.force_login(qa_user)
+    hold = reverse("reagents:lot-decide", args=[lot.pk, "hold"])
+    empty = client.post(hold, {"reason": ""})
+    assert empty.status_code == 400 and not ElectronicSignature.objects.exists()
+    page = client.post(hold, {"reason": "Supplier recall R-7"})
+    assert page.status_code == 200 and "Put reagent lot on hold" in page.content.decode()
+    done = client.post(hold, {"reason": "Supplier recall R-7", "password": password})
+    assert done.status_code == 302
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.ON_HOLD
+    client.post(reverse("reagents:lot-decide", args=[lot.pk, "reject"]),
+                {"reason": "Recall confirmed", "password": password})
+    lot.refresh_from_db()
+    assert lot.status == LotStatus.REJECTED
+    assert list(ElectronicSignature.objects.order_by("pk").values_list("meaning", flat=True)) \
+        == [Meaning.APPROVED, Meaning.REJECTED]
+    assert client.post(reverse("reagents:lot-decide", args=[lot.pk, "destroy"]),
+                       {"reason": "x"}).status_code == 404
+
+
+@pytest.mark.req("RGT-UI-001")
+def test_qa_home_shows_lots_awaiting_release_and_expiring(client, site, operator, qa_user,
+                                                         vector):
+    make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE, supplier_lot="WAIT1")
+    make_lot(site=site, material_=vector, supplier_lot="SOON1",
+             expiry=dt.date.today() + dt.timedelta(days=4))
+    client.force_login(qa_user)
+    panel = client.get(reverse("home")).content.decode()
+    assert "Reagent lots awaiting QA (1)" in panel and "WAIT1" in panel and "SOON1" in panel
+    client.force_login(operator)
+    assert "Reagent lots awaiting QA" not in client.get(reverse("home")).content.decode()
