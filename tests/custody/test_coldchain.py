@@ -153,3 +153,14 @@ def test_the_chart_shades_the_range_and_marks_excursions(client, operator, shipm
     assert "style=" not in svg and "<script" not in svg
     page = client.get(reverse("custody:shipment-detail", args=[shipment.pk])).content.decode()
     assert 'class="allowed-range"' in page and "1 excursion, 5.0 min out of range" in page
+
+
+@pytest.mark.req("COI-CC-001")
+def test_the_receiving_site_may_send_the_loggers_readings(shipment, site, roles):
+    from tests.mes.factories import person
+
+    receiver = person("Operator", sites=[site], username="op-plant")
+    result = ingest_readings(actor=receiver, shipment=shipment, source="api",
+                             readings=batch((0, "-180")))
+    assert result.accepted == 1
+    assert TemperatureReading.objects.get().history.get().history_user == receiver
