@@ -72,16 +72,24 @@ class Use:
     consumptions: int
 
 
-def recall_list(lot: ReagentLot) -> list[Use]:
-    """Every batch and patient that used ``lot``, with net quantities and dates (one query)."""
-    rows = (StockEntry.objects.filter(lot=lot, kind__in=USES)
+def recall_rows(lot: ReagentLot):
+    """Uses of ``lot`` grouped by batch and patient, net of reversals, oldest first."""
+    return (StockEntry.objects.filter(lot=lot, kind__in=USES)
             .values("batch_number", "patient_coi")
             .annotate(net=Sum("quantity"), first=Min("occurred_at"), last=Max("occurred_at"),
                       consumptions=Count("pk", filter=Q(kind=StockEntry.Kind.CONSUMPTION)))
-            .order_by("first", "batch_number"))
+            .order_by("first", "batch_number", "patient_coi"))
+
+
+def as_uses(rows) -> list[Use]:
     return [Use(batch_number=r["batch_number"], patient_coi=r["patient_coi"],
                 quantity=-r["net"], first_used=r["first"], last_used=r["last"],
                 consumptions=r["consumptions"]) for r in rows]
+
+
+def recall_list(lot: ReagentLot) -> list[Use]:
+    """Every batch and patient that used ``lot``, with net quantities and dates (one query)."""
+    return as_uses(recall_rows(lot))
 
 
 @dataclass(frozen=True)

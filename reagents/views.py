@@ -202,8 +202,9 @@ def inventory(request):
 @permission_required(VIEW_LOTS, raise_exception=True)
 def lot_genealogy(request, pk: int):
     lot = _lot(request, pk)
+    page = Paginator(selectors.recall_rows(lot), 200).get_page(request.GET.get("page"))
     return render(request, "reagents/lot_genealogy.html",
-                  {"lot": lot, "uses": selectors.recall_list(lot)})
+                  {"lot": lot, "page": page, "uses": selectors.as_uses(page.object_list)})
 
 
 @login_required
