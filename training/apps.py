@@ -11,6 +11,7 @@ class TrainingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     nav = [("Certifications", "training:matrix", "training.view_training_matrix"),
+           ("SOPs", "training:sops", "training.view_sopdocument"),
            ("My training", "training:me", None)]
     home_panels = ["training.panels.my_certifications"]
     role_permissions = {

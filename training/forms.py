@@ -63,3 +63,14 @@ class RecordTrainingForm(forms.Form):
             .distinct().order_by("full_name"))
         self.fields["sop_revision"].label_from_instance = (
             lambda r: f"{r.document.number} rev. {r.revision} · {r.document.title}")
+
+
+class MakeEffectiveForm(forms.Form):
+    effective_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(widget=_REASON, max_length=2000,
+                             help_text="E.g. the change control that approved it.")
+
+
+class NewRevisionForm(forms.Form):
+    revision = forms.CharField(max_length=16)
+    summary = forms.CharField(widget=_REASON, max_length=2000, required=False)

@@ -165,3 +165,11 @@ def certifications_of_sites(sites) -> QuerySet[Certification]:
             .select_related("person", "qualification", "site")
             .prefetch_related(Prefetch("decisions", queryset=decisions))
             .order_by("site__code", "person__full_name", "qualification__code", "-pk"))
+
+
+def sop_documents() -> QuerySet:
+    from training.models import SOPDocument, SOPRevision
+
+    revisions = SOPRevision.objects.order_by("-pk")
+    return (SOPDocument.objects.prefetch_related(Prefetch("revisions", queryset=revisions))
+            .order_by("number"))

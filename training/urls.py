@@ -12,4 +12,8 @@ urlpatterns = [
     path("certifications/<int:pk>/<str:action>/", views.decide, name="decide"),
     path("record/", views.record_training, name="record"),
     path("records/<int:pk>/verify/", views.verify_training, name="verify"),
+    path("sops/", views.sop_list, name="sops"),
+    path("sops/<int:pk>/revisions/", views.sop_add_revision, name="sop-add-revision"),
+    path("sop-revisions/<int:pk>/effective/", views.sop_make_effective,
+         name="sop-make-effective"),
 ]

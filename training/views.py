@@ -13,15 +13,23 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from mes.errors import DomainError
 from mes.forms import SignForm
 from mes.models import Meaning, User
 from mes.ui import render_sign_dialog, signed_response
 from training import selectors
-from training.forms import DecisionForm, GrantForm, MatrixFilterForm, RecordTrainingForm
-from training.models import Certification, TrainingRecord
-from training.services import certifications, records
+from training.forms import (
+    DecisionForm,
+    GrantForm,
+    MakeEffectiveForm,
+    MatrixFilterForm,
+    NewRevisionForm,
+    RecordTrainingForm,
+)
+from training.models import Certification, SOPDocument, SOPRevision, TrainingRecord
+from training.services import certifications, records, sops
 from training.services.gate import local_date
 
 MATRIX_PAGE_SIZE = 250
@@ -264,3 +272,55 @@ def verify_training(request, pk: int):
                       next_url=reverse("training:person", args=[record.trainee_id]),
                       done_message=f"Training of {record.trainee.full_name} verified and "
                                    "signed.")
+
+
+@login_required
+@permission_required("training.view_sopdocument", raise_exception=True)
+def sop_list(request):
+    """SOPs with their revisions, and the qualifications that require them."""
+    documents = Paginator(selectors.sop_documents(), 50).get_page(request.GET.get("page"))
+    return render(request, "training/sops.html", {
+        "page": documents, "qualifications": selectors.matrix_qualifications(),
+        "can_manage": request.user.has_perm("training.add_sopdocument"),
+        "effective_form": MakeEffectiveForm(), "revision_form": NewRevisionForm(),
+    })
+
+
+@login_required
+@permission_required("training.add_sopdocument", raise_exception=True)
+@require_POST
+def sop_add_revision(request, pk: int):
+    document = get_object_or_404(SOPDocument, pk=pk)
+    form = NewRevisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A revision number is required.")
+        return redirect("training:sops")
+    try:
+        sops.add_sop_revision(actor=request.user, document=document, **form.cleaned_data)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Draft revision {form.cleaned_data['revision']} of "
+                                  f"{document.number} added.")
+    return redirect("training:sops")
+
+
+@login_required
+@permission_required("training.add_sopdocument", raise_exception=True)
+@require_POST
+def sop_make_effective(request, pk: int):
+    revision = get_object_or_404(SOPRevision.objects.select_related("document"), pk=pk)
+    form = MakeEffectiveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "An effective date and a reason are required.")
+        return redirect("training:sops")
+    try:
+        sops.make_revision_effective(actor=request.user, revision=revision,
+                                     **form.cleaned_data)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{revision} is effective from "
+                                  f"{form.cleaned_data['effective_date'].isoformat()}; the "
+                                  "previous revision is superseded.")
+    return redirect("training:sops")

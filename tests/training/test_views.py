@@ -293,3 +293,28 @@ def test_the_person_page_query_count_does_not_grow_with_records(
     client.force_login(trainer)
     with django_assert_max_num_queries(30):
         assert client.get(reverse("training:person", args=[operator.pk])).status_code == 200
+
+
+@pytest.mark.req("TRN-SOP-001")
+def test_qa_makes_a_draft_revision_effective_on_the_sop_page(client, qa_user, supervisor,
+                                                             cell_selection, sop_revision):
+    client.force_login(qa_user)
+    page = client.get(reverse("training:sops")).content.decode()
+    assert "SOP-CS" in page and "Effective" in page and "CELL-SEL" in page
+    client.post(reverse("training:sop-add-revision", args=[sop_revision.document_id]),
+                {"revision": "2", "summary": "New bead lot"})
+    draft = sop_revision.document.revisions.get(revision="2")
+    url = reverse("training:sop-make-effective", args=[draft.pk])
+    client.post(url, {"effective_date": "2026-06-01", "reason": ""})
+    draft.refresh_from_db()
+    assert draft.status == "draft"  # no reason, no change
+    response = client.post(url, {"effective_date": "2026-06-01", "reason": "CC-88 closed"},
+                           follow=True)
+    assert "is effective from 2026-06-01" in response.content.decode()
+    draft.refresh_from_db()
+    sop_revision.refresh_from_db()
+    assert (draft.status, sop_revision.status) == ("effective", "superseded")
+    # A supervisor reads the page but has no forms, and cannot post
+    client.force_login(supervisor)
+    assert "Make effective" not in client.get(reverse("training:sops")).content.decode()
+    assert client.post(url, {"effective_date": "2026-06-02", "reason": "x"}).status_code == 403
