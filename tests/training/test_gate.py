@@ -10,7 +10,12 @@ from mes.errors import DomainError
 from tests.mes.factories import person
 from tests.training.factories import certified, supersede, trained
 from training.models import Certification, SOPDocument, TrainingRecord
-from training.services.gate import NotCertified, check_certified, require_certified
+from training.services.gate import (
+    NotCertified,
+    check_certified,
+    check_certified_many,
+    require_certified,
+)
 
 ON = dt.date(2026, 6, 1)
 
@@ -213,3 +218,20 @@ def test_the_gate_costs_a_constant_number_of_queries(ready, operator, site, gown
     with django_assert_max_num_queries(8):
         check_certified(person=operator, qualification_codes=["CELL-SEL"], site=site, at=ON,
                         cleanroom_grade="B")
+
+
+@pytest.mark.req("TRN-GATE-001")
+def test_a_roster_is_answered_at_once_with_the_same_reasons(
+        ready, operator, trainer, site, cell_selection, django_assert_max_num_queries):
+    others = [person("Operator", sites=[site], username=f"r{n}", full_name=f"Roster {n}")
+              for n in range(5)]
+    everyone = [operator, trainer, *others]
+    with django_assert_max_num_queries(8):
+        answers = check_certified_many(people=everyone, qualification_codes=["CELL-SEL"],
+                                       site=site, at=ON)
+    assert answers[operator.pk].certified
+    for someone in [trainer, *others]:
+        alone = check_certified(person=someone, qualification_codes=["CELL-SEL"], site=site,
+                                at=ON)
+        assert answers[someone.pk].reasons == alone.reasons
+        assert codes(alone) == ["not_qualified", "not_trained"]

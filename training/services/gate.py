@@ -14,7 +14,12 @@ scheduling roster, signatures that need a role); nothing else decides. It return
 * ``not_gowning_qualified``: no valid gowning certification for the suite's cleanroom grade
   (gowning for a stricter grade covers the less strict ones).
 
-`require_certified` raises `NotCertified` listing the reasons.
+`require_certified` raises `NotCertified` listing the reasons; `check_certified_many`
+answers for a whole roster in a constant number of queries.
+
+The answer is about the records as they stand: ``at`` moves the date against which validity,
+training dates and SOP effective dates are judged, not the statuses (a certification
+revoked today fails the gate for yesterday too).
 
 Signatures: `signing_gate` is registered with the kernel's signature service. A signed record
 that declares ``required_qualifications(meaning) -> list[str]`` (and optionally
@@ -231,6 +236,16 @@ def check_certified(*, person: User, qualification_codes: Iterable[str], site: S
                     cleanroom_grade: str | None = None) -> GateResult:
     """Is ``person`` certified for every qualification in ``qualification_codes`` (and, with
     ``cleanroom_grade``, gowning-qualified for that grade) at ``site`` at ``at`` (now)?"""
+    return check_certified_many(people=[person], qualification_codes=qualification_codes,
+                                site=site, at=at, cleanroom_grade=cleanroom_grade)[person.pk]
+
+
+def check_certified_many(*, people: Iterable[User], qualification_codes: Iterable[str],
+                         site: Site, at: dt.datetime | dt.date | None = None,
+                         cleanroom_grade: str | None = None) -> dict[int, GateResult]:
+    """`check_certified` for many people at once (a roster, a board), in a constant number
+    of queries; the answer for each person is keyed by their id."""
+    people = list(people)
     codes = tuple(dict.fromkeys(c.strip().upper() for c in qualification_codes if c.strip()))
     grade = (cleanroom_grade or "").strip().upper() or None
     if grade is not None and grade not in CleanroomGrade.values:
@@ -251,40 +266,52 @@ def check_certified(*, person: User, qualification_codes: Iterable[str], site: S
         raise DomainError(f"Unknown qualification: {', '.join(unknown)}.",
                           code="unknown_qualification",
                           fields={"qualification_codes": [f"Unknown: {', '.join(unknown)}"]})
+    ids = [p.pk for p in people]
     facts = load_facts(qualifications.values())
-    trainings = load_trainings([person.pk], facts.effective.keys()).get(person.pk, [])
-    certs: dict[int, list[Certification]] = defaultdict(list)
-    for cert in Certification.objects.filter(person=person, site=site,
+    trainings = load_trainings(ids, facts.effective.keys())
+    certs: dict[tuple[int, int], list[Certification]] = defaultdict(list)
+    for cert in Certification.objects.filter(person_id__in=ids, site=site,
                                              qualification__in=qualifications.values()):
-        certs[cert.qualification_id].append(cert)
+        certs[(cert.person_id, cert.qualification_id)].append(cert)
+    with_access = set(User.objects.filter(
+        pk__in=ids, is_active=True, siteuserobjectpermission__content_object=site,
+        siteuserobjectpermission__permission__codename="view_site",
+    ).values_list("pk", flat=True))
+    gowning = [q for q in qualifications.values()
+               if q.kind == Qualification.Kind.GOWNING and q.is_active
+               and grade is not None and grade_covers(q.cleanroom_grade, grade)]
 
-    reasons: list[GateReason] = []
-    if not person.is_active or not person.has_site(site):
-        reasons.append(GateReason("no_site_access", "",
-                                  f"{person.full_name} has no active access to {site.code}."))
-    for code in codes:
-        qualification = qualifications[code]
-        if not qualification.is_active:
-            reasons.append(GateReason("not_qualified", code,
-                                      f"The qualification {code} is withdrawn."))
-            continue
-        reasons += assess(qualification, pick_certification(certs[qualification.pk]),
-                          trainings, facts, on, person, site)
-    if grade is not None:
-        gowning = [q for q in qualifications.values()
-                   if q.kind == Qualification.Kind.GOWNING and q.is_active
-                   and grade_covers(q.cleanroom_grade, grade)]
-        findings = {q.code: assess(q, pick_certification(certs[q.pk]), trainings, facts, on,
-                                   person, site) for q in gowning}
-        if not any(not found for found in findings.values()):
-            detail = " ".join(r.message for found in findings.values() for r in found
-                              if r.code != "not_qualified")
-            reasons.append(GateReason(
-                "not_gowning_qualified", ",".join(sorted(findings)),
-                f"{person.full_name} is not gowning-qualified for grade {grade}."
-                + (f" {detail}" if detail else "")))
-    return GateResult(person=person, site=site, on=on, qualification_codes=codes,
-                      cleanroom_grade=grade, reasons=tuple(reasons))
+    results = {}
+    for person in people:
+        done = trainings.get(person.pk, [])
+        reasons: list[GateReason] = []
+        if person.pk not in with_access:
+            reasons.append(GateReason("no_site_access", "",
+                                      f"{person.full_name} has no active access to "
+                                      f"{site.code}."))
+        for code in codes:
+            qualification = qualifications[code]
+            if not qualification.is_active:
+                reasons.append(GateReason("not_qualified", code,
+                                          f"The qualification {code} is withdrawn."))
+                continue
+            reasons += assess(qualification,
+                              pick_certification(certs[(person.pk, qualification.pk)]),
+                              done, facts, on, person, site)
+        if grade is not None:
+            findings = {q.code: assess(q, pick_certification(certs[(person.pk, q.pk)]), done,
+                                       facts, on, person, site) for q in gowning}
+            if not any(not found for found in findings.values()):
+                detail = " ".join(r.message for found in findings.values() for r in found
+                                  if r.code != "not_qualified")
+                reasons.append(GateReason(
+                    "not_gowning_qualified", ",".join(sorted(findings)),
+                    f"{person.full_name} is not gowning-qualified for grade {grade}."
+                    + (f" {detail}" if detail else "")))
+        results[person.pk] = GateResult(person=person, site=site, on=on,
+                                        qualification_codes=codes, cleanroom_grade=grade,
+                                        reasons=tuple(reasons))
+    return results
 
 
 def require_certified(**kwargs) -> GateResult:
