@@ -39,7 +39,9 @@ def _after_all_migrations(sender, using="default", **kwargs) -> None:
 
     from mes import db, roles
 
-    if sender.label != list(apps.get_app_configs())[-1].label:
+    # Django sends post_migrate only to apps that have a models module.
+    with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
+    if sender.label != with_models[-1].label:
         return
     db.install_triggers_after_migrate(sender, using=using)
     roles.ensure_roles()
