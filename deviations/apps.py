@@ -22,6 +22,7 @@ class DeviationsConfig(AppConfig):
         ("Deviation settings", "deviations:settings-index", "deviations.configure_escalation"),
     ]
     home_panels = ["deviations.panels.deviations_panel"]
+    nav_badges = [("deviations:badge", "deviations.view_board")]
 
     # QA decides; the Qualified Person also acknowledges and disposes (but does not cancel);
     # supervisors investigate and run CAPA; everyone on the floor can raise.

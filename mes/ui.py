@@ -66,6 +66,26 @@ def app_navigation(user) -> list[tuple[str, str]]:
     return entries
 
 
+def app_badges(user) -> list[str]:
+    """URLs of the live badges apps show in the top bar (``nav_badges`` on the AppConfig:
+    ``[("app:url-name", "app.permission" or None)]``), polled in the background."""
+    from django.apps import apps
+    from django.urls import NoReverseMatch, reverse
+
+    from mes.apps import OUR_APPS
+
+    urls = []
+    for label in OUR_APPS[1:]:
+        for url_name, permission in getattr(apps.get_app_config(label), "nav_badges", []):
+            if permission and not user.has_perm(permission):
+                continue
+            try:
+                urls.append(reverse(url_name))
+            except NoReverseMatch:
+                continue
+    return urls
+
+
 def home_panels(request) -> list[tuple[str, dict]]:
     """Each app's panels for the home page, in layer order."""
     from django.apps import apps

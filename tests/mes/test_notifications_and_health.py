@@ -115,3 +115,13 @@ def test_the_deploy_check_fails_on_insecure_settings():
     result = _deploy_check(DEBUG="1")
     assert result.returncode != 0
     assert "DEBUG" in result.stdout + result.stderr
+
+
+@pytest.mark.req("FND-UI-001", "FND-NOT-001")
+def test_app_badges_are_polled_in_the_background_from_the_top_bar(client, qa_user, operator):
+    client.force_login(qa_user)
+    page = client.get(reverse("home")).content.decode()
+    assert 'class="nav-badge" hx-get="/deviations/badge/"' in page
+    assert '"X-MES-Background": "1"' in page
+    client.force_login(operator)  # no board permission, no board badge
+    assert "/deviations/badge/" not in client.get(reverse("home")).content.decode()
