@@ -25,6 +25,9 @@ from reagents.services.common import (
     signed_quantity,
 )
 
+# Terminals and servers disagree by seconds; a use "in the future" beyond this is a mistake.
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+
 _UNUSABLE = {
     LotStatus.QUARANTINE: ("lot_quarantined", "is in quarantine and not released by QA"),
     LotStatus.REJECTED: ("lot_rejected", "was rejected by QA"),
@@ -41,7 +44,11 @@ def consume_lot(*, user: User, lot: ReagentLot, quantity, material: Material,
     """Consume ``quantity`` of ``lot`` for a patient's batch step. The lot must be released,
     not past its expiry date at the moment of use (site's time zone), of the material the step
     requires, and hold enough; the decrement is atomic and never goes below zero."""
-    at = at or timezone.now()
+    now = timezone.now()
+    at = at or now
+    if at > now + CLOCK_TOLERANCE:
+        raise ReagentRefused("The moment of use is in the future; record a use when it "
+                             "happens.", code="invalid_time", fields={"at": ["In the future."]})
     quantity = positive_quantity(quantity)
     batch_number = (batch_number or "").strip()
     patient_coi = (patient_coi or "").strip()
@@ -52,6 +59,10 @@ def consume_lot(*, user: User, lot: ReagentLot, quantity, material: Material,
            .select_related("site", "material").get(pk=lot.pk))
     require(user, "reagents.consume_lot", "consume reagent lots", lot.site)
     name = f"Lot {lot.supplier_lot} ({lot.material.code})"
+    if at < lot.received_at:
+        raise ReagentRefused(f"{lot} was received at {lot.received_at:%Y-%m-%d %H:%M} UTC; it "
+                             "cannot have been used before.", code="invalid_time",
+                             fields={"at": ["Before the lot was received."]})
     if lot.material_id != material.pk:
         raise ReagentRefused(f"{name} is not {material.code} {material.name}, the material "
                              "this step requires. Scan a lot of the right material.",

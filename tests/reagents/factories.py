@@ -50,7 +50,7 @@ def material(code: str = "LV-CD19", gtin: str = VECTOR_GTIN, **kwargs) -> Materi
 
 def lot(*, site=None, material_=None, status=LotStatus.RELEASED, quantity="10",
         expiry: dt.date | None = None, supplier_lot: str | None = None, received_by=None,
-        serial: str = "") -> ReagentLot:
+        serial: str = "", received_at: dt.datetime | None = None) -> ReagentLot:
     """A lot set up directly in ``status`` with its receipt entry (services are tested
     elsewhere)."""
     site = site or SiteFactory()
@@ -64,7 +64,8 @@ def lot(*, site=None, material_=None, status=LotStatus.RELEASED, quantity="10",
             site=site, material=material_, gtin=material_.gtins.first().gtin,
             supplier_lot=supplier_lot, serial_number=serial, expiry_date=expiry,
             received_by=received_by, quantity_received=quantity, quantity_on_hand=quantity,
-            storage_location="Fridge 2, shelf B", status=status,
+            received_at=received_at or timezone.now(), storage_location="Fridge 2, shelf B",
+            status=status,
             coa_reference="COA-1" if status != LotStatus.QUARANTINE else "")
         StockEntry.objects.create(site=site, lot=made, kind=StockEntry.Kind.RECEIPT,
                                   quantity=quantity, balance_after=quantity,

@@ -13,6 +13,8 @@ from reagents.models import LotStatus, LotStatusChange, ReagentLot, StockEntry
 from reagents.services import adjust_stock, consume_lot, reverse_consumption
 from tests.reagents.factories import lot as make_lot
 
+JANUARY = dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)
+
 
 def use(lot, user, *, quantity="2", material=None, purpose=None, at=None,
         batch="B-0001", coi="G123426000001"):
@@ -30,10 +32,10 @@ def snapshot(lot):
 @pytest.mark.req("RGT-USE-002")
 def test_a_consumption_records_who_when_what_for_and_the_batch_and_patient(
         db, site, operator, vector):
-    lot = make_lot(site=site, material_=vector, quantity="10")
+    lot = make_lot(site=site, material_=vector, quantity="10", received_at=JANUARY)
     purpose = site  # any saved record stands in for the batch step execution
     at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
-    with time_machine.travel(at + dt.timedelta(minutes=5)):
+    with time_machine.travel(at + dt.timedelta(minutes=5), tick=False):
         entry = use(lot, operator, quantity="2.5", purpose=purpose, at=at)
     assert (entry.kind, entry.quantity, entry.balance_after) == (
         StockEntry.Kind.CONSUMPTION, Decimal("-2.5"), Decimal("7.5"))
@@ -84,9 +86,9 @@ def test_a_lot_not_released_is_refused_with_its_own_message(db, site, operator, 
 def test_expiry_is_judged_by_the_sites_calendar_at_the_moment_of_use(db, site, operator,
                                                                      vector):
     # Given a released lot expiring on 2 March at a plant in Amsterdam (UTC+1 in March)
-    lot = make_lot(site=site, material_=vector, expiry=dt.date(2026, 3, 2))
-    with time_machine.travel(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)):
-        # 23:30 UTC on 2 March is still 2 March... no: it is 00:30 on 3 March in Amsterdam
+    lot = make_lot(site=site, material_=vector, expiry=dt.date(2026, 3, 2), received_at=JANUARY)
+    with time_machine.travel(dt.datetime(2026, 3, 3, 6, tzinfo=dt.UTC)):
+        # 23:30 UTC on 2 March is 00:30 on 3 March in Amsterdam: past expiry there
         late = dt.datetime(2026, 3, 2, 23, 30, tzinfo=dt.UTC)
         before = snapshot(lot)
         with pytest.raises(DomainError) as refused:
@@ -205,3 +207,17 @@ def test_ledger_entries_cannot_be_edited_or_deleted(db, site, operator, vector):
                        [entry.pk])
     with pytest.raises(DomainError):
         entry.delete()
+
+
+@pytest.mark.req("RGT-USE-002")
+def test_the_moment_of_use_cannot_be_in_the_future_or_before_receipt(db, site, operator,
+                                                                     vector):
+    from django.utils import timezone
+
+    lot = make_lot(site=site, material_=vector)
+    before = snapshot(lot)
+    with pytest.raises(DomainError, match="in the future"):
+        use(lot, operator, at=timezone.now() + dt.timedelta(hours=1))
+    with pytest.raises(DomainError, match="cannot have been used before"):
+        use(lot, operator, at=lot.received_at - dt.timedelta(days=1))
+    assert snapshot(lot) == before
