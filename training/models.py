@@ -234,6 +234,12 @@ class TrainingRecord(Signable, GMPModel):
         if meaning == Meaning.TRAINED and user.pk != self.trainee_id:
             raise SignatureRefused("Only the trainee signs a training record as trained.")
         if meaning == Meaning.VERIFIED:
+            # Verification completes the record: it is signed only by the verify service,
+            # which completes it in the same transaction (never a bare signature that
+            # leaves the record awaiting verification).
+            if self.status != self.Status.COMPLETE:
+                raise SignatureRefused("A training record is verified from its page, which "
+                                       "completes it.")
             if user.pk == self.trainee_id:
                 raise SignatureRefused("Nobody verifies their own training.")
             if user.pk != self.trainer_id:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -190,7 +190,7 @@ def grant(request, pk: int):
 @permission_required("training.decide_certification", raise_exception=True)
 def decide(request, pk: int, action: str):
     if action not in DECISIONS:
-        raise PermissionDenied
+        raise Http404("No such decision.")
     certification = get_object_or_404(
         Certification.objects.visible_to(request.user).select_related(
             "person", "qualification", "site"), pk=pk)

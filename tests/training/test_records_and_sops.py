@@ -145,3 +145,18 @@ def test_the_database_allows_one_effective_revision_per_sop(db):
 def test_only_qa_or_trainers_maintain_sops(operator):
     with pytest.raises(PermissionRefused):
         sops.create_sop_document(actor=operator, number="SOP-Y", title="Mine")
+
+
+@pytest.mark.req("TRN-REC-001")
+def test_a_bare_verified_signature_cannot_bypass_the_verify_flow(operator, trainer, site,
+                                                                 sop_revision):
+    # Given a record awaiting verification, signed by the trainee
+    record = trained(operator, sop_revision, trainer=trainer, site=site,
+                     status=TrainingRecord.Status.AWAITING_VERIFICATION)
+    from mes.services.signatures import apply_signature
+
+    # When the trainer signs it directly (e.g. through the generic signature API)
+    with pytest.raises(SignatureRefused, match="verified from its page"):
+        apply_signature(signer=trainer, record=record, meaning="verified")
+    # Then nothing is signed and the record still awaits the real verification
+    assert not ElectronicSignature.objects.exists()
