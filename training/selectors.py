@@ -103,7 +103,7 @@ def certification_matrix(*, site: Site, people: list[User], qualifications: list
     warn = warning_days()
     rows = []
     for person in people:
-        done = trainings.get(person.pk, [])
+        done = trainings.get(person.pk, {})
         if grade and not any(
                 not gate.assess(q, gate.pick_certification(certs[(person.pk, q.pk)]), done,
                                 facts, on, person, site)

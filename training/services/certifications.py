@@ -40,7 +40,7 @@ def _check_decider(actor: User, person_id: int, site: Site, action: str) -> None
 def _training_gaps(person: User, qualification: Qualification, on: dt.date) -> list[str]:
     qualification = gate.qualifications_with_sops().get(pk=qualification.pk)
     facts = gate.load_facts([qualification])
-    trainings = gate.load_trainings([person.pk], facts.effective.keys()).get(person.pk, [])
+    trainings = gate.load_trainings([person.pk], facts.effective.keys()).get(person.pk, {})
     return [r.message for r in gate.training_reasons(qualification, trainings, facts, on)]
 
 

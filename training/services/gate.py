@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, Q
@@ -99,6 +99,9 @@ class TrainingFact:
     trained_on: dt.date
 
 
+TrainingsByDocument = dict[int, list[TrainingFact]]
+
+
 @dataclass
 class Facts:
     """What the rule needs about the SOPs, loaded once for any number of people."""
@@ -156,20 +159,16 @@ def certification_reasons(qualification: Qualification, cert: Certification | No
     return reasons
 
 
-def training_reasons(qualification: Qualification, trainings: Sequence[TrainingFact],
+def training_reasons(qualification: Qualification, trainings: TrainingsByDocument,
                      facts: Facts, on: dt.date) -> list[GateReason]:
     """The SOP-revision rule for one qualification and one person's counting trainings."""
     reasons = []
-    by_document: dict[int, list[TrainingFact]] = defaultdict(list)
-    for fact in trainings:
-        if fact.trained_on <= on:
-            by_document[fact.document_id].append(fact)
     for link in qualification.sop_links.all():
         effective = facts.effective.get(link.document_id)
         if effective is None:
             continue  # nothing is in force yet, so nothing can be required
         number = link.document.number
-        done = by_document.get(link.document_id, [])
+        done = [f for f in trainings.get(link.document_id, ()) if f.trained_on <= on]
         if any(f.revision_id == effective.pk for f in done):
             continue
         if done:
@@ -191,7 +190,7 @@ def training_reasons(qualification: Qualification, trainings: Sequence[TrainingF
 
 
 def assess(qualification: Qualification, cert: Certification | None,
-           trainings: Sequence[TrainingFact], facts: Facts, on: dt.date, person: User,
+           trainings: TrainingsByDocument, facts: Facts, on: dt.date, person: User,
            site: Site) -> list[GateReason]:
     """Every reason ``person`` may not act under ``qualification`` at ``site`` on ``on``."""
     return (certification_reasons(qualification, cert, on, person, site)
@@ -212,7 +211,8 @@ def load_facts(qualifications: Iterable[Qualification]) -> Facts:
 
 
 def load_trainings(people_ids: Iterable[int], document_ids: Iterable[int]
-                   ) -> dict[int, list[TrainingFact]]:
+                   ) -> dict[int, TrainingsByDocument]:
+    """Each person's counting trainings (complete, passed), by SOP document."""
     rows = (TrainingRecord.objects
             .filter(trainee_id__in=list(people_ids),
                     sop_revision__document_id__in=list(document_ids),
@@ -220,9 +220,9 @@ def load_trainings(people_ids: Iterable[int], document_ids: Iterable[int]
                     assessment=TrainingRecord.Assessment.PASSED)
             .values_list("trainee_id", "sop_revision__document_id", "sop_revision_id",
                          "trained_on"))
-    out: dict[int, list[TrainingFact]] = defaultdict(list)
+    out: dict[int, TrainingsByDocument] = defaultdict(lambda: defaultdict(list))
     for trainee_id, document_id, revision_id, trained_on in rows:
-        out[trainee_id].append(TrainingFact(document_id, revision_id, trained_on))
+        out[trainee_id][document_id].append(TrainingFact(document_id, revision_id, trained_on))
     return out
 
 
@@ -283,7 +283,7 @@ def check_certified_many(*, people: Iterable[User], qualification_codes: Iterabl
 
     results = {}
     for person in people:
-        done = trainings.get(person.pk, [])
+        done = trainings.get(person.pk, {})
         reasons: list[GateReason] = []
         if person.pk not in with_access:
             reasons.append(GateReason("no_site_access", "",
