@@ -132,7 +132,9 @@ def person_detail(request, pk: int):
         "grant_form": GrantForm(actor=viewer, person=person) if can_decide else None,
         "decision_form": DecisionForm(),
         "is_me": viewer == person,
-        "record_form": RecordTrainingForm(trainee=viewer) if viewer == person else None,
+        "record_form": (RecordTrainingForm(trainee=viewer)
+                        if viewer == person and viewer.has_perm("training.sign_own_training")
+                        else None),
         "today": timezone.localdate(),
     })
 
