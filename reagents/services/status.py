@@ -24,6 +24,8 @@ from reagents.services.common import (
 )
 
 EXPIRY_WARNING_DAYS = 30
+# A depleted lot has nothing left to use; rejected and expired lots are final.
+ALLOWED_TO_EXPIRE = {LotStatus.QUARANTINE, LotStatus.RELEASED, LotStatus.ON_HOLD}
 
 
 def expiry_warning_days() -> int:
@@ -97,8 +99,7 @@ def mark_expired_lots(*, user: User, now: dt.datetime | None = None) -> list[Rea
     # the only candidates, checked exactly against their own site's date below.
     latest = now.date() + dt.timedelta(days=1)
     candidates = (ReagentLot.objects.select_related("site")
-                  .filter(status__in=[LotStatus.QUARANTINE, LotStatus.RELEASED,
-                                      LotStatus.ON_HOLD], expiry_date__lt=latest)
+                  .filter(status__in=ALLOWED_TO_EXPIRE, expiry_date__lt=latest)
                   .order_by("pk"))
     expired = []
     for candidate in candidates:
@@ -116,8 +117,6 @@ def mark_expired_lots(*, user: User, now: dt.datetime | None = None) -> list[Rea
             expired.append(lot)
     return expired
 
-
-ALLOWED_TO_EXPIRE = {LotStatus.QUARANTINE, LotStatus.RELEASED, LotStatus.ON_HOLD}
 
 
 def warn_qa_of_expiring_lots(*, days: int | None = None,
