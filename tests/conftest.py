@@ -52,6 +52,25 @@ def _fast_and_isolated(settings, tmp_path):
 
 
 @pytest.fixture
+def live_worker(transactional_db):
+    """A real Celery worker (a thread of this process) on the Redis broker. Tests that use it
+    share one xdist group (``@pytest.mark.xdist_group("celery-worker")``) so that two
+    workers never consume each other's tasks from the same queue; stale messages are purged."""
+    from celery.contrib.testing.worker import start_worker
+
+    from mes.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+    try:
+        with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING",
+                          shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture
 def roles(db):
     """Role groups with their permissions (a transactional test's flush removes them)."""
     from mes.roles import ensure_roles

@@ -8,24 +8,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from deviations.models import EscalationEvent
 from deviations.tasks import escalate_overdue_deviations
-from mes.celery import app
 from mes.models import Notification
 from tests.deviations.factories import raised
 from tests.mes.factories import SiteFactory, person
-
-
-@pytest.fixture
-def live_worker(transactional_db):
-    app.conf.task_always_eager = False
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING",
-                      shutdown_timeout=30) as worker:
-        yield worker
-    app.conf.task_always_eager = True
 
 
 def wait_for(condition, seconds: float = 20) -> bool:
@@ -39,6 +28,7 @@ def wait_for(condition, seconds: float = 20) -> bool:
 
 @pytest.mark.postgres
 @pytest.mark.redis
+@pytest.mark.xdist_group("celery-worker")
 @pytest.mark.req("DEV-ESC-002")
 def test_the_worker_escalates_an_overdue_deviation_once(live_worker, roles, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

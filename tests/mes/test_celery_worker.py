@@ -2,27 +2,17 @@
 the worker only after the transaction commits, and its history names the system user."""
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.db import transaction
 
-from mes.celery import app
 from mes.models import Notification
 from mes.services.notifications import notify
 from tests.mes.factories import UserFactory
 
 
-@pytest.fixture
-def live_worker(transactional_db):
-    app.conf.task_always_eager = False
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING",
-                      shutdown_timeout=30) as worker:
-        yield worker
-    app.conf.task_always_eager = True
-
-
 @pytest.mark.postgres
 @pytest.mark.redis
+@pytest.mark.xdist_group("celery-worker")
 @pytest.mark.req("FND-NOT-001", "FND-AUD-001")
 def test_the_worker_sends_the_email_after_commit(live_worker, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
