@@ -224,7 +224,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "mes.tasks.record_worker_heartbeat", "schedule": 30.0},
+    "purge-idempotency-records": {"task": "mes.tasks.purge_idempotency_records",
+                                  "schedule": 3600.0},
 }
+# Stored responses for Idempotency-Key are replayed for at least this long (minimum 24 h).
+IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=72)
 # Each app adds its periodic tasks in ``<app>/schedule.py`` as a plain dict BEAT_SCHEDULE
 # (data only, no Django imports), so the schedule stays static and in code.
 for _app in ("training", "reagents", "deviations", "custody", "scheduling", "batchrecords"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.utils import timezone
@@ -38,3 +41,21 @@ def record_worker_heartbeat() -> str:
     now = timezone.now().isoformat()
     cache.set(HEARTBEAT_KEY, now, timeout=600)
     return now
+
+
+@shared_task(acks_late=True)
+def purge_idempotency_records() -> int:
+    """Forget stored integration responses after the retention period (never under 24 h).
+    Each deletion leaves its history row, so what was replayed stays on record."""
+    from mes.models import IdempotencyRecord
+
+    hours = max(24, settings.IDEMPOTENCY_RETENTION_HOURS)
+    expired = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - timedelta(hours=hours),
+        state=IdempotencyRecord.State.COMPLETED,
+    )
+    count = 0
+    for record in expired.iterator():
+        record.delete()
+        count += 1
+    return count

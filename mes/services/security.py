@@ -45,7 +45,11 @@ def record_lockout(username: str, request=None) -> SecurityEvent | None:
             kind=SecurityEvent.Kind.LOCKOUT, username=username[:150], user=user,
             detail="Locked after repeated failed logins or signatures.", **_client(request),
         )
-        qa = User.objects.filter(groups__name__in=["QA Reviewer"], is_active=True).distinct()
+        # QA of the sites the account works at (all QA when the name matches no account).
+        qa = User.objects.filter(groups__name="QA Reviewer", is_active=True)
+        if user is not None:
+            qa = qa.filter(siteuserobjectpermission__content_object__in=user.sites())
+        qa = qa.distinct()
         notify(
             recipients=list(qa),
             subject=f"Account locked: {username}",

@@ -408,3 +408,25 @@ def test_a_refused_signature_is_replayed_without_another_password_check(
     assert again.json() == refused.json()
     assert SecurityEvent.objects.filter(username="lims-bridge").count() == 1
     assert ElectronicSignature.objects.count() == 0
+
+
+@pytest.mark.req("FND-API-004")
+def test_stored_responses_are_purged_only_after_the_retention_period(db, admin_user, settings):
+    import time_machine
+    from django.utils import timezone
+
+    from mes.models import IdempotencyRecord
+    from mes.tasks import purge_idempotency_records
+
+    settings.IDEMPOTENCY_RETENTION_HOURS = 1  # below the floor: 24 hours still apply
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        record = IdempotencyRecord.objects.create(
+            user=admin_user, key="k-purge", method="POST", path="/x/", fingerprint="f",
+            state=IdempotencyRecord.State.COMPLETED, response_status=201, response_body={})
+        clock.shift(timedelta(hours=23, minutes=59))
+        assert purge_idempotency_records.apply().get() == 0
+        assert IdempotencyRecord.objects.filter(pk=record.pk).exists()
+        clock.shift(timedelta(minutes=2))
+        assert purge_idempotency_records.apply().get() == 1
+    assert not IdempotencyRecord.objects.filter(pk=record.pk).exists()
+    assert record.history.filter(history_type="-").exists()  # the deletion is on record

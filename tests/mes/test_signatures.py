@@ -156,3 +156,16 @@ def test_a_deactivated_account_cannot_sign(db, admin_user, operator):
     with pytest.raises(SignatureRefused, match="deactivated"):
         signatures.sign(user=admin_user, password=PASSWORD, record=change,
                         meaning=Meaning.APPROVED)
+
+
+@pytest.mark.req("FND-SEC-002", "FND-SCOPE-001")
+def test_a_lockout_is_told_to_qa_of_the_persons_sites_only(db, admin_user, operator, qa_user,
+                                                          other_site):
+    far_qa = person("QA Reviewer", sites=[other_site], username="qa-far", full_name="Far QA")
+    change = make_access_change(admin_user, operator)
+    for _ in range(5):
+        with pytest.raises(SignatureRefused):
+            signatures.sign(user=admin_user, password="wrong", record=change,
+                            meaning=Meaning.APPROVED)
+    assert qa_user.notifications.filter(subject__contains="admin1").exists()
+    assert not far_qa.notifications.exists()
