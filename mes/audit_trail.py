@@ -61,6 +61,34 @@ def visible(user: User, model, pk, site: Site | None) -> bool:
     return site is None or user.has_site(site)
 
 
+@dataclass(frozen=True)
+class RecordHistory:
+    model: type[models.Model]
+    rows: list
+    site: Site | None
+
+    @property
+    def zone(self):
+        import zoneinfo
+
+        return self.site.zone if self.site else zoneinfo.ZoneInfo("UTC")
+
+    @property
+    def zone_name(self) -> str:
+        return self.site.time_zone if self.site else "UTC"
+
+
+def history_visible_to(user: User, app_label: str, model_name: str, pk) -> RecordHistory:
+    """A record's history rows, or a 404 when there is none or the record belongs to a site
+    the user may not see (the page and the API share this)."""
+    model = tracked_model(app_label, model_name)
+    rows = list(history_rows(model, pk))
+    site = record_site(model, rows) if rows else None
+    if not rows or not visible(user, model, pk, site):
+        raise Http404("No such record.")
+    return RecordHistory(model=model, rows=rows, site=site)
+
+
 def _tracked_fields(history_model) -> list[models.Field]:
     skip = {"history_id", "history_date", "history_change_reason", "history_type",
             "history_user", "history_relation"}

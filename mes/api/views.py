@@ -54,12 +54,8 @@ class AuditTrailView(APIView):
 
     @extend_schema(responses=FieldChangeSerializer(many=True))
     def get(self, request, app_label: str, model_name: str, pk: int):
-        model = audit_trail.tracked_model(app_label, model_name)
-        rows = list(audit_trail.history_rows(model, pk))
-        site = audit_trail.record_site(model, rows) if rows else None
-        if not rows or not audit_trail.visible(request.user, model, pk, site):
-            raise Http404
-        changes = audit_trail.field_changes(model, rows)
+        record = audit_trail.history_visible_to(request.user, app_label, model_name, pk)
+        changes = audit_trail.field_changes(record.model, record.rows)
         return Response(FieldChangeSerializer(changes, many=True).data)
 
 

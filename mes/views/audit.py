@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from mes import audit_trail
@@ -16,15 +14,8 @@ from mes.forms import AuditFilterForm
 @login_required
 @permission_required("mes.view_audit_trail", raise_exception=True)
 def record_audit_trail(request, app_label: str, model_name: str, pk: int):
-    model = audit_trail.tracked_model(app_label, model_name)
-    rows = list(audit_trail.history_rows(model, pk))
-    if not rows:
-        raise Http404("No such record.")
-    site = audit_trail.record_site(model, rows)
-    if not audit_trail.visible(request.user, model, pk, site):
-        raise Http404("No such record.")
-    zone = site.zone if site else zoneinfo.ZoneInfo("UTC")
-    zone_name = site.time_zone if site else "UTC"
+    record = audit_trail.history_visible_to(request.user, app_label, model_name, pk)
+    model, rows, zone, zone_name = record.model, record.rows, record.zone, record.zone_name
     changes = audit_trail.field_changes(model, rows)
     form = AuditFilterForm(request.GET or None)
     filtered = changes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -24,8 +25,7 @@ def user_list(request):
         "full_name")
     query = request.GET.get("q", "").strip()
     if query:
-        people = people.filter(full_name__icontains=query) | people.filter(
-            username__icontains=query)
+        people = people.filter(Q(full_name__icontains=query) | Q(username__icontains=query))
     page = Paginator(people, 50).get_page(request.GET.get("page"))
     return render(request, "mes/user_list.html", {"page": page, "q": query})
 

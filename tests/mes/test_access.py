@@ -165,3 +165,18 @@ def test_the_home_page_is_role_aware(client, operator, qa_user, site):
     client.force_login(qa_user)
     page = client.get(reverse("home")).content.decode()
     assert "Security events" in page
+
+
+@pytest.mark.req("FND-SCOPE-001", "FND-UI-001")
+def test_the_people_list_searches_and_keeps_a_constant_number_of_queries(
+        client, admin_user, site, django_assert_max_num_queries):
+    for i in range(40):
+        person("Operator", sites=[site], username=f"crew{i}", full_name=f"Crew Member {i}")
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("user-list"))
+    assert page.context["page"].paginator.count >= 40
+    found = client.get(reverse("user-list"), {"q": "crew3"}).context["page"].object_list
+    assert {p.username for p in found} == {"crew3", "crew30", "crew31", "crew32", "crew33",
+                                           "crew34", "crew35", "crew36", "crew37", "crew38",
+                                           "crew39"}
