@@ -3,12 +3,32 @@ QA board and an operator's own deviations, with their joins (no N+1)."""
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
 from deviations.models import Classification, Deviation, Status
 
 BOARD_RELATED = ("site", "detected_by", "acknowledged_by", "subject_type")
+
+
+def visible_subject(user, label: str, pk):
+    """The record ``app_label.model`` with primary key ``pk`` if this person may see it (its
+    kind's ``visible_to`` and its site), else None. An unknown kind raises LookupError."""
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise LookupError(f"Unknown kind of record “{label}”.") from None
+    if not str(pk).isdigit():
+        return None
+    records = model._default_manager.all()
+    if hasattr(records, "visible_to"):
+        records = records.visible_to(user)
+    record = records.filter(pk=pk).first()
+    site = getattr(record, "site", None)
+    if record is None or (site is not None and not user.has_site(site)):
+        return None
+    return record
 
 
 def open_deviations_for(*, subject=None, batch_number: str | None = None,

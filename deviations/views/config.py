@@ -41,8 +41,9 @@ def settings_page(request, code: str):
                     lambda d: config.add_escalation_level(actor=request.user, site=site, **d),
                     "Level added to the ladder.")
         elif what == "retire":
+            level_pk = request.POST.get("level", "")
             level = get_object_or_404(EscalationLevel, site=site, is_active=True,
-                                      pk=request.POST.get("level", "0") or 0)
+                                      pk=level_pk if level_pk.isdigit() else None)
             _report(request, forms.ReasonForm(request.POST),
                     lambda d: config.retire_escalation_level(actor=request.user, level=level,
                                                              reason=d["reason"]),

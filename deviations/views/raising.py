@@ -4,13 +4,12 @@ subject, batch and patient from the context the button was pressed in."""
 from __future__ import annotations
 
 from django import forms as django_forms
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from deviations import forms
+from deviations import forms, selectors
 from deviations.services import raise_deviation as raise_service
 from mes.errors import DomainError
 
@@ -20,17 +19,10 @@ def resolve_subject(user, label: str, pk: str):
     if not label:
         return None
     try:
-        model = apps.get_model(label)
-    except (LookupError, ValueError):
+        record = selectors.visible_subject(user, label, pk)
+    except LookupError:
         raise Http404("No such kind of record.") from None
-    records = model._default_manager.all()
-    if hasattr(records, "visible_to"):
-        records = records.visible_to(user)
-    record = records.filter(pk=pk).first() if str(pk).isdigit() else None
     if record is None:
-        raise Http404("No such record.")
-    site = getattr(record, "site", None)
-    if site is not None and not user.has_site(site):
         raise Http404("No such record.")
     return record
 

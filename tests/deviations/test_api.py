@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from deviations.models import Deviation, Status
 from mes.models import ElectronicSignature
@@ -93,3 +94,15 @@ def test_the_api_permission_matrix(db, site, other_site, operator, qa_user, role
     assert_permission_matrix(api_client, f"{URL}{deviation.pk}/",
                              {NO_PERMISSION: nobody, OTHER_SITE: elsewhere,
                               ALLOWED: qa_user}, API, error_body=True)
+
+
+@pytest.mark.req("DEV-API-001", "DEV-RAISE-001")
+def test_raising_through_the_api_needs_the_raise_permission_whatever_the_source(db, site):
+    viewer = person(None, sites=[site], username="viewer")
+    viewer.user_permissions.add(Permission.objects.get(
+        content_type__app_label="deviations", codename="view_deviation"))
+    body = {"site": site.code, "title": "Incubator door alarm", "description": "Alarm 3 min",
+            "source": "automatic", "rule": "incubator.door"}
+    response = api_client(viewer).post(URL, body, format="json")
+    assert response.status_code == 403
+    assert not Deviation.objects.exists()

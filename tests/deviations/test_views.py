@@ -24,6 +24,7 @@ from tests.permission_matrix import (
     NO_PERMISSION,
     OTHER_SITE,
     UI,
+    api_client,
     assert_permission_matrix,
     ui_client,
 )
@@ -313,3 +314,46 @@ def test_home_panels_and_my_deviations(db, site, operator, qa_user):
     mine = client_for(operator).get(reverse("deviations:mine"))
     assert [row[0].title for row in mine.context["rows"]] == ["Gown torn"]
     assert client_for(operator).get(reverse("deviations:board")).status_code == 403
+
+
+@pytest.mark.req("DEV-UI-003")
+def test_retiring_an_unknown_or_malformed_level_is_a_404_and_changes_nothing(db, site, qa_user,
+                                                                              qa2):
+    client = client_for(qa_user)
+    url = reverse("deviations:settings", args=[site.code])
+    client.post(url, {"what": "level", "name": "QA lead", "person": qa2.pk, "role": "",
+                      "respond_within_minutes": 20, "reason": "New QA lead"})
+    for level in ("abc", "", "9999999"):
+        response = client.post(url, {"what": "retire", "level": level, "reason": "Gone"})
+        assert response.status_code == 404, level
+    assert EscalationLevel.objects.get().is_active
+
+
+@pytest.mark.req("DEV-UI-002")
+def test_my_deviations_keeps_a_constant_number_of_queries(db, site, operator,
+                                                          django_assert_max_num_queries):
+    raised(operator, site)
+    client = client_for(operator)
+    client.get(reverse("deviations:mine"))  # warm the session and permission caches
+    with django_assert_max_num_queries(12) as few:
+        assert client.get(reverse("deviations:mine")).status_code == 200
+    for n in range(29):
+        raised(operator, site, title=f"Gown torn {n}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("deviations:mine"))
+    assert len(response.context["rows"]) == 30
+
+
+@pytest.mark.req("DEV-RAISE-002")
+def test_the_terminal_and_the_api_refuse_a_subject_on_another_site(db, site, other_site,
+                                                                   operator):
+    elsewhere = raised(person("QA Reviewer", sites=[other_site], username="qa-b"), other_site)
+    client = client_for(operator)
+    response = client.get(reverse("deviations:raise"),
+                          {"subject": "deviations.deviation", "id": elsewhere.pk})
+    assert response.status_code == 404
+    response = api_client(operator).post("/api/v1/deviations/", {
+        "site": site.code, "title": "t", "description": "d",
+        "subject_type": "deviations.deviation", "subject_id": elsewhere.pk}, format="json")
+    assert response.status_code == 400 and "subject_id" in response.json()["fields"]
+    assert Deviation.objects.count() == 1
