@@ -179,7 +179,9 @@ class TrainingRecordViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
             trainer=_lookup(people, "trainer", username=data["trainer"]),
             sop_revision=revision, site=site, trained_on=data["trained_on"],
             assessment=data["assessment"], external_reference=data["external_reference"])
-        record = self.get_queryset().get(pk=record.pk)
+        # Re-read with the list's joins, but not its filters: a query string left on the
+        # POST must not hide the record just written.
+        record = selectors.training_records(TrainingRecord.objects.filter(pk=record.pk)).get()
         return Response(TrainingRecordSerializer(record).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from training import selectors
 from training.models import Certification
-from training.services.gate import local_date
 
 
 def my_certifications(request):
@@ -19,14 +18,7 @@ def my_certifications(request):
         "training.verify_training") else []
     if not certifications and not pending and not user.has_perm("training.sign_own_training"):
         return None
-    cells = {}
-    for site in {cert.site for cert in certifications}:
-        quals = selectors.matrix_qualifications_by_pk(
-            [c.qualification_id for c in certifications if c.site_id == site.pk])
-        (_, row), = selectors.certification_matrix(site=site, people=[user],
-                                                   qualifications=quals,
-                                                   on=local_date(site, None))
-        cells.update({(site.pk, q.pk): cell for q, cell in zip(quals, row, strict=True)})
+    cells = selectors.standing_of(user, certifications)
     today = timezone.localdate()
     return "training/_home_panel.html", {
         "rows": [(cert, cells[(cert.site_id, cert.qualification_id)])

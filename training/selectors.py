@@ -124,12 +124,16 @@ def _signatures_of(model) -> Prefetch:
         content_type=content_type).order_by("signed_at", "pk"))
 
 
-def certifications_of(person: User, *, sites) -> QuerySet[Certification]:
+def _decisions_with_signatures() -> Prefetch:
     decisions = (CertificationDecision.objects.select_related("decided_by")
                  .prefetch_related(_signatures_of(CertificationDecision)))
+    return Prefetch("decisions", queryset=decisions)
+
+
+def certifications_of(person: User, *, sites) -> QuerySet[Certification]:
     return (Certification.objects.filter(person=person, site__in=sites)
             .select_related("qualification", "site")
-            .prefetch_related(Prefetch("decisions", queryset=decisions))
+            .prefetch_related(_decisions_with_signatures())
             .order_by("site__code", "qualification__code", "-valid_from", "-pk"))
 
 
@@ -158,12 +162,24 @@ def matrix_qualifications_by_pk(pks) -> list[Qualification]:
                 .order_by(KIND_ORDER, "pk"))
 
 
+def standing_of(person: User, certifications: list[Certification]
+                ) -> dict[tuple[int, int], MatrixCell]:
+    """How each of ``person``'s certifications stands today by the gate's rule (so an
+    active one whose training is out of date shows as such), keyed by (site, qualification)."""
+    standing = {}
+    for site in {cert.site for cert in certifications}:
+        quals = matrix_qualifications_by_pk(
+            [c.qualification_id for c in certifications if c.site_id == site.pk])
+        (_, cells), = certification_matrix(site=site, people=[person], qualifications=quals,
+                                           on=gate.local_date(site, None))
+        standing.update({(site.pk, q.pk): cell for q, cell in zip(quals, cells, strict=True)})
+    return standing
+
+
 def certifications_of_sites(sites) -> QuerySet[Certification]:
-    decisions = (CertificationDecision.objects.select_related("decided_by")
-                 .prefetch_related(_signatures_of(CertificationDecision)))
     return (Certification.objects.filter(site__in=sites)
             .select_related("person", "qualification", "site")
-            .prefetch_related(Prefetch("decisions", queryset=decisions))
+            .prefetch_related(_decisions_with_signatures())
             .order_by("site__code", "person__full_name", "qualification__code", "-pk"))
 
 

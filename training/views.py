@@ -112,14 +112,7 @@ def person_detail(request, pk: int):
     viewer = request.user
     sites = viewer.sites()
     certs = list(selectors.certifications_of(person, sites=sites))
-    standing = {}
-    for site in {c.site for c in certs}:
-        quals = [c.qualification for c in certs if c.site_id == site.pk]
-        quals = selectors.matrix_qualifications_by_pk([q.pk for q in quals])
-        (_, cells), = selectors.certification_matrix(
-            site=site, people=[person], qualifications=quals, on=local_date(site, None))
-        for qualification, cell in zip(quals, cells, strict=True):
-            standing[(site.pk, qualification.pk)] = cell
+    standing = selectors.standing_of(person, certs)
     for cert in certs:
         cert.cell = standing.get((cert.site_id, cert.qualification_id))
     trainings = selectors.training_records(TrainingRecord.objects.visible_to(viewer)

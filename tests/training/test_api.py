@@ -170,3 +170,15 @@ def test_the_schema_documents_the_training_endpoints(client, supervisor):
     for path in ("/api/v1/training/certifications/", "/api/v1/training/gate/",
                  "/api/v1/training/training-records/"):
         assert path in schema
+
+
+@pytest.mark.req("TRN-API-001")
+def test_a_completion_posted_with_a_list_filter_in_the_url_is_still_answered(
+        lms, site, operator, sop_revision):
+    # Given an integration that posts to the list URL with a trainee filter left in it
+    url = reverse("api-training-record-list") + "?trainee=somebody-else"
+    # When it records a completion, the answer is the record, not a server error
+    response = lms.post(url, COMPLETION, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["trainee"] == "op1"
+    assert TrainingRecord.objects.filter(external_reference="LMS-2026-0001").count() == 1

@@ -227,3 +227,25 @@ def test_renewal_extends_from_the_current_end_and_needs_current_training(
         certifications.renew_certification(actor=trainer, password=password,
                                            certification=renewed, reason="Again")
     assert CertificationDecision.objects.filter(action="renew").count() == 1
+
+
+@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.parametrize("decide, status", [
+    (certifications.suspend_certification, Certification.Status.ACTIVE),
+    (certifications.revoke_certification, Certification.Status.ACTIVE),
+    (certifications.renew_certification, Certification.Status.ACTIVE),
+    (certifications.reinstate_certification, Certification.Status.SUSPENDED),
+])
+def test_nobody_decides_on_their_own_certification(trainer, operator, site, cell_selection,
+                                                   sop_revision, password, decide, status):
+    # Given a trainer, trained and certified, whose certification is theirs to keep or lose
+    trained(trainer, sop_revision, trainer=operator, site=site)
+    cert = certified(trainer, cell_selection, site, status=status)
+    # When they try to suspend, revoke, renew or reinstate it themself, it is refused
+    with pytest.raises(PermissionRefused, match="their own certification"):
+        decide(actor=trainer, password=password, certification=cert, reason="My call")
+    # And nothing changed
+    cert.refresh_from_db()
+    assert cert.status == status and cert.history.count() == 1
+    assert not CertificationDecision.objects.exists()
+    assert not ElectronicSignature.objects.exists()
