@@ -134,12 +134,13 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
-        expiring = params.get("expiring_within")
-        try:
-            expiring_days = int(expiring) if expiring not in (None, "") else None
-        except ValueError as exc:
+        expiring = params.get("expiring_within", "")
+        # length first: int() refuses strings of thousands of digits with a ValueError
+        expiring_days = int(expiring) if expiring.isdecimal() and len(expiring) < 9 else None
+        if expiring and (expiring_days is None or expiring_days > selectors.MAX_EXPIRING_DAYS):
             raise DomainError("expiring_within must be a number of days.",
-                              fields={"expiring_within": ["A whole number."]}) from exc
+                              fields={"expiring_within": [
+                                  f"A whole number from 0 to {selectors.MAX_EXPIRING_DAYS}."]})
         lots = selectors.lots_for(self.request.user, status=params.get("status", ""),
                                   material=params.get("material", ""),
                                   expiring_days=expiring_days)

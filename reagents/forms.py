@@ -1,6 +1,7 @@
 from django import forms
 
 from reagents.models import LotStatus, Material, StorageCondition
+from reagents.selectors import MAX_EXPIRING_DAYS
 
 
 class ReceiveForm(forms.Form):
@@ -23,7 +24,7 @@ class ReceiveForm(forms.Form):
 class LotFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *LotStatus.choices], required=False)
     material = forms.ChoiceField(required=False)
-    expiring = forms.IntegerField(required=False, min_value=0, max_value=3650,
+    expiring = forms.IntegerField(required=False, min_value=0, max_value=MAX_EXPIRING_DAYS,
                                   label="Expiring within (days)")
     q = forms.CharField(required=False, label="Lot or GTIN")
 

@@ -78,7 +78,7 @@ def parse_label(scan: str) -> LabelData:
     if text.startswith("]"):
         try:
             identifier = SymbologyIdentifier.extract(text)
-        except ParseError as exc:
+        except (ParseError, IndexError) as exc:  # IndexError: a lone "]" (biip 3)
             raise LabelUnreadable(f"The scan starts with an unknown symbology prefix "
                                   f"“{text[:3]}”.") from exc
         if identifier.gs1_symbology is None:

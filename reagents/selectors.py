@@ -17,6 +17,7 @@ from mes.models import Site, User
 from reagents.models import LotStatus, Material, ReagentLot, StockEntry
 
 USES = (StockEntry.Kind.CONSUMPTION, StockEntry.Kind.REVERSAL)
+MAX_EXPIRING_DAYS = 3650  # "expiring within" beyond ten years is a mistake, not a question
 
 
 def site_dates(sites, now: dt.datetime | None = None) -> dict[int, dt.date]:
@@ -111,7 +112,7 @@ def lots_used_by_batch(user, *, batch_number: str = "", patient_coi: str = "") -
         entries = entries.filter(patient_coi=patient_coi)
     rows = list(entries.values("lot_id", "patient_coi")
                 .annotate(net=Sum("quantity"), first=Min("occurred_at")).order_by("first"))
-    lots = ReagentLot.objects.select_related("material", "site").in_bulk(
+    lots = ReagentLot.objects.select_related("material", "site", "received_by").in_bulk(
         [r["lot_id"] for r in rows])
     return [LotUse(lot=lots[r["lot_id"]], quantity=-r["net"], first_used=r["first"],
                    patient_coi=r["patient_coi"]) for r in rows]

@@ -8,6 +8,9 @@ from mes import audit
 from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired
 from reagents.models import LotStatus, LotStatusChange, ReagentLot
 
+# What a quantity column (QUANTITY: 12 digits, 3 after the point) can hold.
+QUANTITY_LIMIT = Decimal("1e9")
+
 
 class ReagentRefused(DomainError):
     """A reagent action the rules do not allow (the code says which rule)."""
@@ -46,10 +49,14 @@ def signed_quantity(value, field: str = "quantity") -> Decimal:
     if quantity is None or not quantity.is_finite():
         raise DomainError(f"“{value}” is not a quantity.", code="invalid_quantity",
                           fields={field: ["Enter a number."]})
-    if quantity != quantity.quantize(Decimal("0.001")) or abs(quantity) >= Decimal("1e9"):
-        raise DomainError("Quantities have at most three decimals and nine digits.",
-                          code="invalid_quantity", fields={field: ["Too precise or too big."]})
+    if quantity != quantity.quantize(Decimal("0.001")) or abs(quantity) >= QUANTITY_LIMIT:
+        raise too_big_or_precise(field)
     return quantity
+
+
+def too_big_or_precise(field: str = "quantity") -> DomainError:
+    return DomainError("Quantities have at most three decimals and nine digits.",
+                       code="invalid_quantity", fields={field: ["Too precise or too big."]})
 
 
 def change_status(lot: ReagentLot, target: str, *, user, reason: str,

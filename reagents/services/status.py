@@ -95,7 +95,7 @@ def _check_decision(lot: ReagentLot, target: str) -> None:
 def mark_expired_lots(*, user: User, now: dt.datetime | None = None) -> list[ReagentLot]:
     """Mark every lot past its expiry date (in its site's time zone) expired; idempotent."""
     now = now or timezone.now()
-    # No site is more than a day ahead of UTC: lots expiring before yesterday (UTC) are
+    # No site is more than a day ahead of UTC: lots expiring on or before today (UTC) are
     # the only candidates, checked exactly against their own site's date below.
     latest = now.date() + dt.timedelta(days=1)
     candidates = (ReagentLot.objects.select_related("site")

@@ -17,12 +17,14 @@ from mes import audit
 from mes.models import User
 from reagents.models import LotStatus, Material, ReagentLot, StockEntry
 from reagents.services.common import (
+    QUANTITY_LIMIT,
     ReagentRefused,
     change_status,
     positive_quantity,
     require,
     require_reason,
     signed_quantity,
+    too_big_or_precise,
 )
 
 # Terminals and servers disagree by seconds; a use "in the future" beyond this is a mistake.
@@ -129,6 +131,8 @@ def adjust_stock(*, user: User, lot: ReagentLot, quantity, reason: str) -> Stock
                              f"an adjustment of {delta} would make it negative.",
                              code="insufficient_quantity",
                              fields={"quantity": ["More than is on hand."]})
+    if lot.quantity_on_hand + delta >= QUANTITY_LIMIT:
+        raise too_big_or_precise()
     entry = StockEntry(site_id=lot.site_id, lot=lot, kind=StockEntry.Kind.ADJUSTMENT,
                        quantity=delta, entered_by=user, reason=reason)
     _move(lot, entry, user=user, reason=f"Stock adjustment: {reason}")

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.urls import reverse
 
 from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired
 from reagents.models import LotStatus, LotStatusChange, ReagentLot, StockEntry
@@ -194,6 +195,22 @@ def test_an_adjustment_needs_a_reason_and_cannot_go_negative(db, site, superviso
         adjust_stock(user=supervisor, lot=lot, quantity="-4.5", reason="Count")
     with pytest.raises(ReasonForChangeRequired):
         adjust_stock(user=supervisor, lot=lot, quantity="1", reason="")
+    assert snapshot(lot) == before
+
+
+@pytest.mark.req("RGT-LED-001")
+def test_an_adjustment_beyond_what_a_quantity_can_hold_is_refused_not_a_500(
+        db, client, site, supervisor, vector):
+    # Given a lot of 10: adding 999,999,999 would need ten digits before the decimal point
+    lot = make_lot(site=site, material_=vector, quantity="10")
+    before = snapshot(lot)
+    with pytest.raises(DomainError, match="nine digits") as refused:
+        adjust_stock(user=supervisor, lot=lot, quantity="999999999", reason="Recount")
+    assert refused.value.code == "invalid_quantity"
+    client.force_login(supervisor)
+    page = client.post(reverse("reagents:lot-adjust", args=[lot.pk]),
+                       {"quantity": "999999999", "reason": "Recount"})
+    assert page.status_code == 302
     assert snapshot(lot) == before
 
 

@@ -89,6 +89,39 @@ def test_genealogy_queries_are_constant_from_10_to_1000_uses(
     assert csv_rows[0][:3] == ["Batch number", "Patient COI", "Quantity"]
 
 
+@pytest.mark.req("RGT-GEN-001", "RGT-API-001")
+def test_lots_of_a_batch_are_listed_in_constant_queries_however_many_lots_it_used(
+        client, site, operator, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.reagents.factories import gtin14, material
+
+    # Given one batch that used one lot and another that used ten, each received by
+    # someone else (the API shows who received each lot)
+    for batch, lots in (("ONE", 1), ("TEN", 10)):
+        for n in range(lots):
+            made = material(f"{batch}-{n}", gtin=gtin14(f"040123459{lots:02d}{n:02d}"))
+            used = make_lot(site=site, material_=made, quantity="5")
+            consume_lot(user=operator, lot=used, quantity="1", material=made, purpose=site,
+                        batch_number=batch, patient_coi="G123426000001")
+    client.force_login(operator)
+
+    def pages(batch):
+        client.get(reverse("reagents:batch-genealogy") + f"?batch_number={batch}")
+        return client.get("/api/v1/reagents/genealogy/", {"batch_number": batch})
+
+    counts = []
+    for batch in ("ONE", "TEN"):
+        pages(batch)  # warm caches (sessions, content types)
+        with CaptureQueriesContext(connection) as captured:
+            answer = pages(batch)
+        counts.append(len(captured))
+    # then both ask the same number of queries, and the API names all ten lots
+    assert counts[0] == counts[1]
+    assert len(answer.json()) == 10 and all(u["lot"]["received_by"] for u in answer.json())
+
+
 @pytest.mark.req("RGT-JOB-001")
 def test_the_daily_job_marks_lots_past_expiry_in_the_sites_zone(db, site, vector, qa_user):
     lot = make_lot(site=site, material_=vector, expiry=dt.date(2026, 3, 2))

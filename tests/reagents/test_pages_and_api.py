@@ -174,6 +174,27 @@ def test_receiving_through_the_api_is_idempotent(db, site, vector, operator):
     assert ReagentLot.objects.count() == 1
 
 
+@pytest.mark.req("RGT-API-001")
+@pytest.mark.parametrize("days", ["99999999999", "9" * 5000, "-1", "3651", "abc", "²"])
+def test_a_bad_expiring_within_filter_is_a_400_not_a_500(db, site, vector, operator, days):
+    make_lot(site=site, material_=vector)
+    answer = api_client(operator).get("/api/v1/reagents/lots/", {"expiring_within": days})
+    assert answer.status_code == 400
+    assert answer.json()["fields"] == {"expiring_within": ["A whole number from 0 to 3650."]}
+
+
+@pytest.mark.req("RGT-API-001", "RGT-RCV-002")
+def test_a_lone_symbology_bracket_is_a_clear_400_and_writes_nothing(client, site, vector,
+                                                                    operator):
+    body = {"site": site.code, "scan": "]", "quantity": "1", "storage_location": "F1"}
+    answer = api_client(operator).post("/api/v1/reagents/lots/receive/", body, format="json")
+    assert answer.status_code == 400 and answer.json()["code"] == "label_unreadable"
+    client.force_login(operator)
+    page = client.post(reverse("reagents:receive"), {**body, "site": site.pk})
+    assert page.status_code == 400 and "unknown symbology prefix" in page.content.decode()
+    assert not ReagentLot.objects.exists() and not StockEntry.objects.exists()
+
+
 @pytest.mark.req("RGT-API-001", "RGT-USE-001", "RGT-USE-002")
 def test_consuming_through_the_api(db, site, vector, medium, operator):
     lot = make_lot(site=site, material_=vector, quantity="2")
@@ -203,6 +224,9 @@ def test_lots_materials_and_genealogy_through_the_api(db, site, vector, medium, 
     api = api_client(operator)
     lots = api.get("/api/v1/reagents/lots/", {"status": "released"}).json()
     assert [row["material"] for row in lots["results"]] == ["LV-CD19"]
+    for days, expected in (("7", []), ("200", [lot.pk])):
+        soon = api.get("/api/v1/reagents/lots/", {"expiring_within": days}).json()
+        assert [row["id"] for row in soon["results"]] == expected
     materials = api.get("/api/v1/reagents/materials/", {"gtin": VECTOR_GTIN}).json()
     assert [m["code"] for m in materials["results"]] == ["LV-CD19"]
     uses = api.get(f"/api/v1/reagents/lots/{lot.pk}/genealogy/").json()

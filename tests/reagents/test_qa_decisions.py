@@ -101,6 +101,18 @@ def test_an_expired_lot_cannot_be_released(db, site, operator, qa_user, password
 
 
 @pytest.mark.req("RGT-QA-001")
+def test_a_depleted_lot_cannot_be_released(db, site, operator, qa_user, password, vector):
+    # The transition table lets a depleted lot return to released (a reversal restores its
+    # stock); QA's release must not use that door.
+    lot = make_lot(site=site, material_=vector, status=LotStatus.DEPLETED, quantity="1",
+                   received_by=operator)
+    before = state(lot)
+    with pytest.raises(DomainError, match="depleted; there is nothing to release"):
+        release_lot(user=qa_user, password=password, lot=lot, coa_reference="COA-1")
+    assert state(lot) == before
+
+
+@pytest.mark.req("RGT-QA-001")
 def test_qa_of_another_site_cannot_decide(db, site, other_site, operator, password, vector):
     from tests.mes.factories import person
 
