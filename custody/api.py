@@ -197,7 +197,7 @@ class CustodyEventViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
             .select_related("site", "performed_by", "patient", "shipment")
             .order_by("occurred_at", "pk"))
         patient = self.request.query_params.get("patient")
-        if patient and patient.isdigit():
+        if patient and patient.isdecimal():  # isdigit() lets "²" through to int()
             events = events.filter(patient_id=int(patient))
         return events
 

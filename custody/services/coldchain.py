@@ -15,15 +15,14 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from custody.chart import temperature_svg
-from custody.excursions import ColdChainSummary, Period, analyse
+from custody.excursions import ColdChainSummary, Period
 from custody.models import (
     ContainerType,
     ExcursionDeviation,
@@ -34,12 +33,15 @@ from custody.models import (
     TemperatureReading,
 )
 from custody.models.coldchain import ABSOLUTE_ZERO, PLAUSIBLE_MAX
+from custody.selectors import ShipmentColdChain, cold_chain_of
 from mes import audit
 from mes.errors import DomainError, PermissionRefused
 from mes.models import Site, User
 
 MAX_BATCH = 5000
 CLOCK_TOLERANCE = timedelta(minutes=5)
+# Earlier times are unset logger clocks; near year 1 they do not even survive the database.
+EARLIEST_READING = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _require(actor: User, permission: str, action: str, site: Site) -> None:
@@ -155,6 +157,9 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
             when = _reading_time(item.get("recorded_at"), naive_zone)
             if when > now + CLOCK_TOLERANCE:
                 raise ValueError("the time is in the future")
+            if when < EARLIEST_READING:
+                raise ValueError(f"the time is before {EARLIEST_READING:%Y}: a logger clock "
+                                 "that was never set")
             celsius = _reading_value(item.get("celsius"))
             logger = str(item.get("logger_id") or "").strip()[:64]
             if not logger:
@@ -192,12 +197,10 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
                                 logger_id=logger, recorded_at=when, celsius=celsius)
              for (logger, when), celsius in sorted(valid.items(), key=lambda kv: kv[0][1])],
             TemperatureReading, user=actor, reason=f"Reading batch {batch.pk}")
-        series = shipment_series(shipment)
-        summary = summarise(shipment, series)
-        reports = _report_excursions(actor=actor, shipment=shipment, series=series,
-                                     summary=summary) if valid else []
+        [cold] = cold_chain_of([shipment])
+        reports = _report_excursions(actor=actor, cold=cold) if valid else []
     return IngestResult(batch=batch, accepted=len(valid), duplicates=duplicates,
-                        refused=refused, summary=summary, new_reports=reports)
+                        refused=refused, summary=cold.summary, new_reports=reports)
 
 
 def parse_csv(data: bytes) -> list[dict]:
@@ -211,34 +214,13 @@ def parse_csv(data: bytes) -> list[dict]:
     if not {"recorded_at", "celsius"} <= columns:
         raise DomainError("The CSV needs a header with the columns recorded_at and celsius "
                           "(and optionally logger_id).", code="invalid_csv")
-    return [{(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-            for row in reader]
-
-
-def shipment_series(shipment: Shipment) -> list[tuple[datetime, Decimal]]:
-    """The shipment's readings in time order (one value per instant)."""
-    rows = TemperatureReading.objects.filter(shipment=shipment).order_by(
-        "recorded_at", "pk").values_list("recorded_at", "celsius")
-    seen, series = set(), []
-    for when, celsius in rows:
-        if when not in seen:
-            seen.add(when)
-            series.append((when, celsius))
-    return series
-
-
-def summarise(shipment: Shipment, series) -> ColdChainSummary:
-    kind = shipment.container_type
-    return analyse(series, low=kind.min_celsius, high=kind.max_celsius,
-                   budget_minutes=kind.out_of_range_budget_minutes,
-                   max_gap=timedelta(minutes=kind.max_reading_gap_minutes))
-
-
-def chart_for(shipment: Shipment, series=None, summary=None) -> str:
-    series = shipment_series(shipment) if series is None else series
-    summary = summarise(shipment, series) if summary is None else summary
-    return temperature_svg(series, summary, zone=shipment.site.zone,
-                           title=f"{shipment.reference} · {shipment.container_type}")
+    rows = []
+    for row in reader:
+        if None in row:  # DictReader files cells beyond the header under None
+            raise DomainError(f"Line {reader.line_num} of the CSV has more cells than the "
+                              "header; fix the file and upload it again.", code="invalid_csv")
+        rows.append({k.strip().lower(): (v or "").strip() for k, v in row.items()})
+    return rows
 
 
 def _covered(period: Period, reports: list[ExcursionDeviation]) -> bool:
@@ -246,8 +228,8 @@ def _covered(period: Period, reports: list[ExcursionDeviation]) -> bool:
     return any(period.started_at <= r.started_at <= end for r in reports)
 
 
-def _report_excursions(*, actor: User, shipment: Shipment, series,
-                       summary: ColdChainSummary) -> list[ExcursionDeviation]:
+def _report_excursions(*, actor: User, cold: ShipmentColdChain) -> list[ExcursionDeviation]:
+    shipment, summary = cold.shipment, cold.summary
     existing = list(ExcursionDeviation.objects.filter(shipment=shipment))
     periods = [p for p in summary.periods
                if not _covered(p, [r for r in existing if r.kind == "excursion"])]
@@ -262,7 +244,7 @@ def _report_excursions(*, actor: User, shipment: Shipment, series,
                            started_at=summary.periods[0].started_at, ended_at=None,
                            extreme=worst.extreme, minutes=summary.minutes_out_of_range))
     if new:
-        svg = chart_for(shipment, series, summary).encode()
+        svg = cold.svg.encode()
         for report in new:
             _raise_excursion_deviation(actor=actor, report=report, summary=summary, svg=svg)
     return new

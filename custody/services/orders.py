@@ -91,6 +91,10 @@ def _check_request(request: OrderRequest) -> tuple[str, str]:
                           "number.", code="invalid",
                           fields={"full_name": ["Required."], "hospital_record_number":
                                   ["Required."]})
+    if request.ordering_site.kind != Site.Kind.CLINICAL:
+        raise DomainError(f"{request.ordering_site.code} is not a clinical site; orders come "
+                          "from the patient's treating site.", code="invalid",
+                          fields={"ordering_site": ["Not a clinical site."]})
     if request.manufacturing_site.kind == Site.Kind.CLINICAL:
         raise DomainError(f"{request.manufacturing_site.code} is a clinical site, not a "
                           "manufacturing site.", code="invalid",

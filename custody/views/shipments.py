@@ -52,7 +52,8 @@ def shipment_detail(request, pk: int):
 @permission_required("custody.view_shipment", raise_exception=True)
 def shipment_chart(request, pk: int):
     shipment = _shipment(request, pk)
-    response = HttpResponse(coldchain.chart_for(shipment), content_type="image/svg+xml")
+    [cold] = selectors.cold_chain_of([shipment])
+    response = HttpResponse(cold.svg, content_type="image/svg+xml")
     response["Content-Disposition"] = f'inline; filename="temperature-{shipment.reference}.svg"'
     return response
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custody.models import CustodyEvent, Patient, ScanRefusal, TemperatureReading
+from custody.models import (
+    CustodyEvent,
+    DinCounter,
+    Patient,
+    ScanRefusal,
+    TemperatureReading,
+)
 from custody.services.coldchain import create_shipment
 from tests.custody.factories import ContainerTypeFactory, ProductFactory, plant
 from tests.mes.factories import person
@@ -61,6 +67,16 @@ def test_a_bad_order_is_a_clear_4xx_with_nothing_written(planner, site, clinical
     response = post(client, "/api/v1/custody/orders/", {**ORDER, "product": "NOPE"})
     assert response.status_code == 400 and "product" in response.json()["fields"]
     assert not Patient.objects.exists()
+
+
+@pytest.mark.req("COI-ORD-001", "COI-API-001")
+def test_an_order_must_come_from_a_clinical_site(planner, site, clinical_site):
+    ProductFactory()
+    client = api_client(planner)
+    response = post(client, "/api/v1/custody/orders/", {**ORDER, "ordering_site": "PLANT1"})
+    assert response.status_code == 400, response.content
+    assert response.json()["fields"] == {"ordering_site": ["Not a clinical site."]}
+    assert not Patient.objects.exists() and not DinCounter.objects.exists()
 
 
 @pytest.mark.req("COI-API-001")
@@ -175,3 +191,19 @@ def test_a_shipment_with_its_legs_by_api(operator, patient, site, clinical_site)
         "patient": patient.pk, "origin": "PLANT1", "destination": "PLANT1",
         "container_type": "LN2-DRY", "container_id": "DS-9", "carrier": "Cryoport"})
     assert same_site.status_code == 400 and "same site" in same_site.json()["message"]
+
+
+@pytest.mark.req("COI-API-001")
+def test_custody_events_filtered_by_patient_ignore_a_filter_that_is_not_a_number(
+        operator, password, patient, site):
+    client = api_client(operator)
+    assert post(client, "/api/v1/custody/custody-events/", {
+        "patient": patient.pk, "site": site.code, "kind": "received", "container_id": "BAG-1",
+        "label_scan": patient.isbt.barcode_data, "password": password},
+        key="evt-filter").status_code == 201
+    listed = client.get(f"/api/v1/custody/custody-events/?patient={patient.pk}").json()
+    assert [e["patient"] for e in listed["results"]] == [patient.pk]
+    for odd in ("²", "abc", "9" * 30):
+        response = client.get(f"/api/v1/custody/custody-events/?patient={odd}")
+        assert response.status_code == 200, odd
+        assert len(response.json()["results"]) == (0 if odd == "9" * 30 else 1), odd

@@ -41,6 +41,7 @@ def test_nan_and_absurd_values_are_refused_with_a_reason_and_the_rest_kept(opera
         {"recorded_at": at(40), "celsius": "-180", "logger_id": ""},
         {"recorded_at": (timezone.now() + timedelta(hours=2)).isoformat(), "celsius": "-180",
          "logger_id": "L1"},
+        {"recorded_at": "0001-01-01T00:00:00+05:00", "celsius": "-180", "logger_id": "L1"},
     ])
     assert result.accepted == 2
     reasons = [r["reason"] for r in result.refused]
@@ -53,8 +54,9 @@ def test_nan_and_absurd_values_are_refused_with_a_reason_and_the_rest_kept(opera
         "not an ISO 8601 date and time",
         "the logger identifier is missing",
         "the time is in the future",
+        "the time is before 2000: a logger clock that was never set",
     ]
-    assert [r["index"] for r in result.refused] == [1, 2, 3, 4, 5, 7, 8, 9]
+    assert [r["index"] for r in result.refused] == [1, 2, 3, 4, 5, 7, 8, 9, 10]
     assert ReadingBatch.objects.get().refused == result.refused
 
 
@@ -164,3 +166,17 @@ def test_the_receiving_site_may_send_the_loggers_readings(shipment, site, roles)
                              readings=batch((0, "-180")))
     assert result.accepted == 1
     assert TemperatureReading.objects.get().history.get().history_user == receiver
+
+
+@pytest.mark.req("COI-CC-001")
+def test_a_csv_row_with_more_cells_than_the_header_is_refused_and_nothing_stored(
+        client, operator, shipment):
+    csv = f"recorded_at,celsius\n{at(0)},-180,L9,extra\n{at(5)},-181\n"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(operator)
+    response = client.post(reverse("custody:readings-upload", args=[shipment.pk]),
+                           {"file": SimpleUploadedFile("log.csv", csv.encode())}, follow=True)
+    assert response.status_code == 200
+    assert "Line 2 of the CSV has more cells than the header" in response.content.decode()
+    assert not ReadingBatch.objects.exists() and not TemperatureReading.objects.exists()

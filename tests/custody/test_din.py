@@ -33,6 +33,9 @@ def test_every_single_character_substitution_is_detected(din, position, replacem
         return
     corrupted = number[:position] + replacement + number[position + 1:]
     assert not mod_37_2.is_valid(corrupted)
+    # and our parser, which every label scan goes through, refuses it too
+    with pytest.raises(isbt.InvalidScan):
+        isbt.parse(corrupted)
 
 
 @pytest.mark.req("COI-DIN-001")
