@@ -115,6 +115,16 @@ class GMPModel(TrackedModel):
         )
 
 
+def _guard_the_base_manager(sender, **kwargs) -> None:
+    """Django reaches records through ``_base_manager`` (a plain Manager unless named), which
+    would let ``update()`` and ``delete()`` skip the guards above; make it the guarded one."""
+    if issubclass(sender, TrackedModel) and sender._meta.base_manager_name is None:
+        sender._meta.base_manager_name = "objects"
+
+
+models.signals.class_prepared.connect(_guard_the_base_manager, dispatch_uid="mes-base-manager")
+
+
 class AppendOnly:
     """Marker: the database refuses UPDATE and DELETE on this model's table (see mes.db)."""
 

@@ -242,3 +242,33 @@ def test_a_long_audit_trail_is_paginated(client, admin_user, site):
     assert len(first.context["changes"].object_list) == 200
     second = _audit_page(client, site, page=2)
     assert len(second.context["changes"].object_list) == first.context["matching"] - 200
+
+
+@pytest.mark.req("FND-AUD-006")
+def test_the_base_manager_refuses_delete_and_update_on_gmp_records(db, admin_user):
+    # given a GMP record
+    site = SiteFactory(code="BM1", name="Base")
+    rows = Site.history.filter(id=site.pk).count()
+    # when Django's base manager (used for related access) is asked to delete or update it
+    with pytest.raises(RecordDeletionRefused) as deleted:
+        Site._base_manager.filter(pk=site.pk).delete()
+    with pytest.raises(HistoryBypassRefused) as updated:
+        Site._base_manager.filter(pk=site.pk).update(name="Sneaky")
+    # then both are refused with their codes and nothing changed
+    assert deleted.value.code == "deletion_refused"
+    assert updated.value.code == "history_bypass_refused"
+    assert Site.objects.get(pk=site.pk).name == "Base"
+    assert Site.history.filter(id=site.pk).count() == rows
+
+
+@pytest.mark.req("FND-AUD-006")
+def test_every_tracked_model_reaches_its_rows_through_the_guarded_manager():
+    from django.apps import apps
+
+    from mes.apps import OUR_APPS
+    from mes.models.base import TrackedQuerySet
+
+    unguarded = [m._meta.label for m in apps.get_models()
+                 if m._meta.app_label in OUR_APPS and issubclass(m, TrackedModel)
+                 and not isinstance(m._base_manager.all(), TrackedQuerySet)]
+    assert unguarded == []
