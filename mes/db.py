@@ -16,6 +16,51 @@ from mes.apps import OUR_APPS
 # Append-only models known by table name, for migrations that run on historical models.
 KERNEL_APPEND_ONLY_TABLES = ("mes_electronicsignature", "mes_securityevent")
 
+# Every append-only model of every app, in this one place: its label, and the field that says
+# when its row was written (None: the row carries no write time of its own; its history row
+# does). The history models of our apps are append-only too, written at ``history_date``.
+# A model joins by being listed here and marked ``AppendOnly``; a test holds the two, and the
+# database's triggers, to exactly this list. The audit seal covers the same tables.
+APPEND_ONLY_MODELS: dict[str, str | None] = {
+    "mes.electronicsignature": "signed_at",
+    "mes.securityevent": "occurred_at",
+    "training.certificationdecision": "decided_at",
+    "reagents.lotstatuschange": "decided_at",
+    "reagents.stockentry": "recorded_at",
+    "deviations.classificationdecision": "recorded_at",
+    "deviations.disposition": "recorded_at",
+    "deviations.investigation": "recorded_at",
+    "deviations.closure": "recorded_at",
+    "deviations.comment": "recorded_at",
+    "deviations.deviationattachment": "recorded_at",
+    "deviations.escalationevent": "recorded_at",
+    "custody.custodyevent": "recorded_at",
+    "custody.scanrefusal": "scanned_at",
+    "custody.clinicalidentityaccess": "accessed_at",
+    "custody.orderstatuschange": "changed_at",
+    "custody.readingbatch": "received_at",
+    "custody.temperaturereading": None,
+    "custody.excursiondeviation": "reported_at",
+}
+HISTORY_WRITTEN_AT = "history_date"
+
+
+def is_history_model(model) -> bool:
+    return model.__name__.startswith("Historical") and model._meta.app_label in OUR_APPS
+
+
+def append_only_models(apps=live_apps) -> list:
+    """The append-only models (history models included), in a stable order."""
+    found = [m for m in apps.get_models()
+             if is_history_model(m) or m._meta.label_lower in APPEND_ONLY_MODELS]
+    return sorted(found, key=lambda m: m._meta.db_table)
+
+
+def written_at_field(model) -> str | None:
+    if is_history_model(model):
+        return HISTORY_WRITTEN_AT
+    return APPEND_ONLY_MODELS[model._meta.label_lower]
+
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION mes_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -27,15 +72,7 @@ $$;
 
 
 def append_only_tables(apps=live_apps) -> list[str]:
-    tables = set()
-    for model in apps.get_models():
-        if model._meta.app_label not in OUR_APPS:
-            continue
-        if model.__name__.startswith("Historical") or getattr(model, "append_only", False):
-            tables.add(model._meta.db_table)
-        if model._meta.db_table in KERNEL_APPEND_ONLY_TABLES:
-            tables.add(model._meta.db_table)
-    return sorted(tables)
+    return [model._meta.db_table for model in append_only_models(apps)]
 
 
 def install_append_only_triggers(connection, tables: list[str]) -> None:

@@ -75,3 +75,37 @@ def test_on_postgresql_the_refusal_comes_from_a_trigger(db):
         assert cursor.fetchone()[0] == 2  # UPDATE and DELETE
     assert Site.history.model._meta.db_table in tables_with_append_only_triggers(connection)
     assert ElectronicSignature._meta.db_table in tables_with_append_only_triggers(connection)
+
+
+@pytest.mark.req("FND-AUD-007")
+def test_the_append_only_marker_and_the_one_list_agree():
+    # The list in mes.db is the one place; a model marked AppendOnly must be on it, and a
+    # model on it must be marked (removing either alone fails here).
+    from django.apps import apps
+
+    from mes.apps import OUR_APPS
+    from mes.db import APPEND_ONLY_MODELS
+
+    marked = {m._meta.label_lower for m in apps.get_models()
+              if m._meta.app_label in OUR_APPS and getattr(m, "append_only", False)}
+    assert marked == set(APPEND_ONLY_MODELS)
+
+
+@pytest.mark.req("FND-AUD-007")
+def test_the_database_guards_exactly_the_listed_tables(db):
+    # given the migrated database, then the triggers sit on exactly the listed tables:
+    # none missing (a table left writable) and none extra (a list that lies)
+    assert tables_with_append_only_triggers(connection) == set(append_only_tables())
+    assert "deviations_escalationevent" in append_only_tables()
+
+
+@pytest.mark.req("FND-AUD-007")
+def test_every_listed_model_names_a_real_write_time_field():
+    from django.apps import apps
+
+    from mes.db import APPEND_ONLY_MODELS
+
+    for label, field in APPEND_ONLY_MODELS.items():
+        model = apps.get_model(label)
+        if field is not None:
+            assert model._meta.get_field(field).get_internal_type() == "DateTimeField", label
