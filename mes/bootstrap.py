@@ -120,6 +120,7 @@ def demo(extra: list[str]) -> int:
     VAR.mkdir(exist_ok=True)
     manage = [str(PYTHON), "manage.py"]
     run(*manage, "migrate", "--noinput", env=env)
+    run(*manage, "grant_app_role", env=env)
     run(*manage, "load_demo", env=env)
     say(f"starting the Celery worker with beat on {broker}")
     worker = subprocess.Popen(

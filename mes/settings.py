@@ -100,6 +100,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Migrations run as the owner (MIGRATION_DATABASE_URL: the same database, the owner's role);
+# the application then connects with DATABASE_URL as a least-privilege role (mes.dbroles).
+MIGRATION_DATABASE = (env.db_url_config(env.str("MIGRATION_DATABASE_URL"))
+                      if env.str("MIGRATION_DATABASE_URL", default="") else None)
+APP_DATABASE_ROLE = env.str(
+    "APP_DATABASE_ROLE",
+    default=DATABASES["default"].get("USER", "") if MIGRATION_DATABASE else "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users, authentication, lockout -------------------------------------------------------
@@ -251,6 +258,16 @@ SIMPLE_HISTORY_DATE_INDEX = "composite"
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SYSTEM_USERNAME = "system"
+# The installation's Ed25519 key that signs audit seals; keep it outside the database and
+# readable by the application's account only.
+AUDIT_SEAL_KEY_FILE = env.str("AUDIT_SEAL_KEY_FILE", default=str(VAR_DIR / "keys" / "audit-seal.pem"))
+# Rows per table sealed in one run at most (a first seal of a large database catches up).
+AUDIT_SEAL_MAX_ROWS = env.int("AUDIT_SEAL_MAX_ROWS", default=50000)
+# A row may be written this long before the seal preceding the one that covers it (its
+# transaction was still open); older than that, it was back-dated.
+AUDIT_SEAL_BACKDATE_GRACE_SECONDS = env.int("AUDIT_SEAL_BACKDATE_GRACE_SECONDS", default=600)
+# Gaps in a seal's range (a transaction still open) are looked at again for this long.
+AUDIT_SEAL_GAP_WINDOW_MINUTES = env.int("AUDIT_SEAL_GAP_WINDOW_MINUTES", default=60)
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -99,7 +99,9 @@ def reverse_consumption(*, user: User, entry: StockEntry, reason: str) -> StockE
     reason = require_reason(reason)
     lot = ReagentLot.objects.select_for_update().get(pk=entry.lot_id)
     require(user, "reagents.reverse_consumption", "reverse consumptions", lot.site)
-    original = StockEntry.objects.select_for_update().get(pk=entry.pk)
+    # The lot's lock serialises reversals; ledger rows are never locked (the application's
+    # database role may not UPDATE them, and FOR UPDATE would need that privilege).
+    original = StockEntry.objects.get(pk=entry.pk, lot=lot)
     if original.kind != StockEntry.Kind.CONSUMPTION:
         raise ReagentRefused("Only a consumption can be reversed.", code="not_a_consumption")
     if StockEntry.objects.filter(reverses=original).exists():
