@@ -24,6 +24,9 @@ KERNEL_APPEND_ONLY_TABLES = ("mes_electronicsignature", "mes_securityevent")
 APPEND_ONLY_MODELS: dict[str, str | None] = {
     "mes.electronicsignature": "signed_at",
     "mes.securityevent": "occurred_at",
+    "mes.auditseal": "sealed_at",
+    "mes.auditsealleaves": None,
+    "mes.integrityrun": "finished_at",
     "training.certificationdecision": "decided_at",
     "reagents.lotstatuschange": "decided_at",
     "reagents.stockentry": "recorded_at",

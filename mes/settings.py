@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -233,6 +234,9 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "mes.tasks.record_worker_heartbeat", "schedule": 30.0},
     "purge-idempotency-records": {"task": "mes.tasks.purge_idempotency_records",
                                   "schedule": 3600.0},
+    "seal-audit-trail": {"task": "mes.tasks.seal_audit_trail", "schedule": 60.0},
+    "integrity-check": {"task": "mes.tasks.run_integrity_check",
+                        "schedule": crontab(hour=2, minute=30)},
 }
 # Stored responses for Idempotency-Key are replayed for at least this long (minimum 24 h).
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=72)
@@ -260,7 +264,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 SYSTEM_USERNAME = "system"
 # The installation's Ed25519 key that signs audit seals; keep it outside the database and
 # readable by the application's account only.
-AUDIT_SEAL_KEY_FILE = env.str("AUDIT_SEAL_KEY_FILE", default=str(VAR_DIR / "keys" / "audit-seal.pem"))
+AUDIT_SEAL_KEY_FILE = env.str("AUDIT_SEAL_KEY_FILE",
+                              default=str(VAR_DIR / "keys" / "audit-seal.pem"))
 # Rows per table sealed in one run at most (a first seal of a large database catches up).
 AUDIT_SEAL_MAX_ROWS = env.int("AUDIT_SEAL_MAX_ROWS", default=50000)
 # A row may be written this long before the seal preceding the one that covers it (its

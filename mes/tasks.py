@@ -59,3 +59,22 @@ def purge_idempotency_records() -> int:
         record.delete()
         count += 1
     return count
+
+
+@shared_task(acks_late=True)
+def seal_audit_trail() -> int | None:
+    """Every minute: seal the append-only rows written since the last seal."""
+    from mes.audit import system_user
+    from mes.services.sealing import seal_audit_trail as seal
+
+    made = seal(user=system_user())
+    return made.number if made else None
+
+
+@shared_task(acks_late=True)
+def run_integrity_check() -> int:
+    """Nightly: live rows against history, stock against ledger, signatures, seals."""
+    from mes.audit import system_user
+    from mes.services.integrity import run_integrity_check as check
+
+    return check(user=system_user()).finding_count

@@ -44,6 +44,7 @@ def _fast_and_isolated(settings, tmp_path):
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    settings.AUDIT_SEAL_KEY_FILE = str(tmp_path / "keys" / "audit-seal.pem")
     from mes.celery import app
 
     app.conf.task_always_eager = True

@@ -15,6 +15,7 @@ class SecurityEvent(AppendOnly, GMPModel):
         SIGNATURE_FAILED = "signature_failed", "Failed signature"
         LOCKOUT = "lockout", "Account locked"
         UNLOCKED = "unlocked", "Account unlocked"
+        INTEGRITY_FINDING = "integrity_finding", "Data integrity finding"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     username = models.CharField(max_length=150)
