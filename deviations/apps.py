@@ -38,3 +38,9 @@ class DeviationsConfig(AppConfig):
         "Trainer": _VIEW,
         "Administrator": [],
     }
+
+    def ready(self) -> None:
+        from deviations.services.integrity import raise_integrity_deviations
+        from mes.services.integrity import register_finding_handler
+
+        register_finding_handler(raise_integrity_deviations)

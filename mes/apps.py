@@ -13,8 +13,10 @@ class MesConfig(AppConfig):
     role_permissions = {
         "Operator": [],
         "Supervisor": ["mes.view_audit_trail"],
-        "QA Reviewer": ["mes.view_audit_trail", "mes.view_securityevent"],
-        "Qualified Person": ["mes.view_audit_trail", "mes.view_securityevent"],
+        "QA Reviewer": ["mes.view_audit_trail", "mes.view_securityevent",
+                        "mes.run_integrity_check"],
+        "Qualified Person": ["mes.view_audit_trail", "mes.view_securityevent",
+                             "mes.run_integrity_check"],
         "Planner": [],
         "Trainer": [],
         "Administrator": [

@@ -32,3 +32,19 @@ def recent_signatures_by(user: User, limit: int = 10) -> QuerySet[ElectronicSign
 
 def inbox(user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user).order_by("-created_at", "-pk")
+
+
+def integrity_status() -> dict:
+    """The last seal, the last verification and the last integrity check (security page)."""
+    from mes.models import AuditSeal, IntegrityRun
+
+    runs = IntegrityRun.objects.select_related("run_by")
+    return {
+        "last_seal": AuditSeal.objects.order_by("-number").first(),
+        "integrity_runs": [
+            (IntegrityRun.Kind.AUDIT_TRAIL.label,
+             runs.filter(kind=IntegrityRun.Kind.AUDIT_TRAIL).first()),
+            (IntegrityRun.Kind.INTEGRITY_CHECK.label,
+             runs.filter(kind=IntegrityRun.Kind.INTEGRITY_CHECK).first()),
+        ],
+    }

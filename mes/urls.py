@@ -20,6 +20,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/", shell.health, name="health"),
     path("security/", shell.security_events, name="security-events"),
+    path("security/integrity-check/", shell.integrity_check, name="integrity-check"),
     path("people/", users.user_list, name="user-list"),
     path("people/new/", users.user_create, name="user-create"),
     path("people/<int:pk>/", users.user_detail, name="user-detail"),

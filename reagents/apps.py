@@ -23,3 +23,9 @@ class ReagentsConfig(AppConfig):
         "Qualified Person": list(_VIEW),
         "Planner": ["reagents.view_material", "reagents.view_reagentlot"],
     }
+
+    def ready(self) -> None:
+        from mes.services.integrity import register_integrity_check
+        from reagents.selectors import stock_ledger_mismatches
+
+        register_integrity_check(stock_ledger_mismatches)

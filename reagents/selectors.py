@@ -169,3 +169,23 @@ def qa_reviewers(site: Site) -> list[User]:
         siteuserobjectpermission__content_object=site,
         siteuserobjectpermission__permission__codename="view_site",
     ).distinct().order_by("full_name"))
+
+
+def stock_ledger_mismatches(tally):
+    """The integrity check's question to reagents: does every lot's quantity on hand equal the
+    sum of its ledger? One aggregate query, streamed."""
+    from django.db.models import DecimalField, Value
+    from django.db.models.functions import Coalesce
+
+    from mes.services.verification import Finding
+
+    lots = (ReagentLot.objects.order_by("pk")
+            .annotate(ledger=Coalesce(Sum("entries__quantity"),
+                                      Value(Decimal(0)), output_field=DecimalField()))
+            .values_list("pk", "supplier_lot", "quantity_on_hand", "ledger"))
+    for pk, supplier_lot, on_hand, ledger in lots.iterator(chunk_size=2000):
+        tally.rows += 1
+        if on_hand != ledger:
+            yield Finding("stock_differs_from_ledger", f"Lot {supplier_lot} (#{pk}) has "
+                          f"{on_hand} on hand but its ledger adds up to {ledger}.",
+                          table=ReagentLot._meta.db_table, pk=pk)

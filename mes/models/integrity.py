@@ -78,6 +78,7 @@ class IntegrityRun(AppendOnly, GMPModel):
 
     class Meta:
         ordering = ["-finished_at", "-pk"]
+        permissions = [("run_integrity_check", "Can run the data integrity check")]
 
     @property
     def ok(self) -> bool:

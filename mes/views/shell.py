@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from mes import selectors
 from mes.forms import LoginForm
@@ -61,7 +62,20 @@ def security_events(request):
         events = events.filter(kind=kind)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "mes/security_events.html",
-                  {"page": page, "kinds": SecurityEvent.Kind.choices, "kind": kind})
+                  {"page": page, "kinds": SecurityEvent.Kind.choices, "kind": kind,
+                   **selectors.integrity_status()})
+
+
+@login_required
+@require_POST
+@permission_required("mes.run_integrity_check", raise_exception=True)
+def integrity_check(request):
+    from mes.tasks import run_integrity_check
+
+    run_integrity_check.delay(request.user.pk)
+    messages.success(request, "The integrity check has started; its result shows here when it "
+                              "finishes.")
+    return redirect("security-events")
 
 
 def _check_database() -> tuple[bool, str]:
