@@ -79,7 +79,7 @@ def verify_seal_chain(tally: Tally) -> Iterator[Finding]:
                       f"{leaves} are stored.")
 
 
-def _expected(table: str, manifests: dict) -> Iterator[tuple[int, bytes, int, dt.datetime | None]]:
+def _expected(table: str, extra: dict) -> Iterator[tuple[int, bytes, int, dt.datetime | None]]:
     """(pk, digest, seal number, previous seal time) of a table's sealed rows, in key order,
     checking each leaves record against its seal's signed root on the way."""
     records = (AuditSealLeaves.objects.filter(table=table).order_by("through", "seal__number")
@@ -90,7 +90,7 @@ def _expected(table: str, manifests: dict) -> Iterator[tuple[int, bytes, int, dt
         digests, late_digests = bytes(digests), bytes(late_digests)
         signed = (manifest or {}).get(table, {}).get("root")
         if signed != leaves_root(table, after, through, runs, late, digests, late_digests):
-            manifests.setdefault("broken", []).append(Finding(
+            extra.setdefault("broken", []).append(Finding(
                 "seal_leaves_changed", f"The stored digests of {table} in seal {number} no "
                 "longer match the signed root.", table=table, seal=number))
         offset = 0

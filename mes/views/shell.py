@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from kombu.exceptions import OperationalError
 
 from mes import selectors
 from mes.forms import LoginForm
@@ -72,9 +73,14 @@ def security_events(request):
 def integrity_check(request):
     from mes.tasks import run_integrity_check
 
-    run_integrity_check.delay(request.user.pk)
-    messages.success(request, "The integrity check has started; its result shows here when it "
-                              "finishes.")
+    try:
+        run_integrity_check.delay(request.user.pk)
+    except OperationalError:
+        messages.error(request, "The background worker's queue does not answer, so the "
+                                "integrity check could not start. Try again, or tell IT.")
+    else:
+        messages.success(request, "The integrity check has started; its result shows here "
+                                  "when it finishes.")
     return redirect("security-events")
 
 

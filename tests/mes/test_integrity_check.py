@@ -133,3 +133,20 @@ def test_the_security_page_shows_the_last_seal_and_the_last_verification(db, cli
     page = client.get(reverse("security-events")).content.decode()
     assert f"Seal {seal.number}" in page and seal.seal_hash[:16] in page
     assert "Audit-trail verification" in page and "no differences" in page
+
+
+@pytest.mark.req("FND-INT-006")
+def test_the_button_says_so_when_the_queue_does_not_answer(db, client, qa_user, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from mes import tasks
+
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.run_integrity_check, "delay", down)
+    client.force_login(qa_user)
+    response = client.post(reverse("integrity-check"), follow=True)
+    assert response.status_code == 200
+    assert b"could not start" in response.content
+    assert not IntegrityRun.objects.exists()
