@@ -12,7 +12,11 @@ The rules are deliberately strict, because the matrix is evidence:
 
 * a malformed register or a marker naming an unknown requirement stops the run;
 * a requirement is "proven" only if a linked test passed and none failed or
-  errored; skips and expected failures (xfail) prove nothing.
+  errored; skips and expected failures (xfail) prove nothing;
+* a requirement whose statement has parts lists them (``parts: {key: sentence}``) and
+  tests name the part they prove (``@pytest.mark.req("COI-PAT-001:api")``); it is proven
+  only when every part is, and the matrix names the parts still unproven. Naming such a
+  requirement without a part is a collection error, so evidence is always per part.
 
 Links travel in ``item.user_properties`` so the report also works under
 pytest-xdist, where only the controller sees every test report.
@@ -27,7 +31,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -49,6 +53,11 @@ class Requirement:
     reference: str
     risk: str
     source: Path
+    parts: dict[str, str] = field(default_factory=dict)
+
+    def link_ids(self) -> list[str]:
+        """The IDs a marker may name: the requirement's, or one per part when it has parts."""
+        return [f"{self.id}:{key}" for key in self.parts] if self.parts else [self.id]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,12 +108,21 @@ def load_register(directory: Path) -> dict[str, Requirement]:
             if entry["id"] in requirements:
                 first = requirements[entry["id"]].source
                 raise pytest.UsageError(f"{where}: duplicate id, already defined in {first}")
+            parts = entry.get("parts") or {}
+            if not isinstance(parts, dict) or not all(
+                isinstance(k, str) and k and ":" not in k and isinstance(v, str) and v.strip()
+                for k, v in parts.items()
+            ):
+                raise pytest.UsageError(
+                    f"{where}: parts must map a key (no ':') to a non-empty sentence"
+                )
             requirements[entry["id"]] = Requirement(
                 id=entry["id"],
                 statement=entry["statement"].strip(),
                 reference=entry["reference"],
                 risk=entry["risk"],
                 source=path,
+                parts={k: v.strip() for k, v in parts.items()},
             )
     return requirements
 
@@ -145,6 +163,27 @@ def requirement_status(outcomes: list[str]) -> str:
     return "not proven"
 
 
+def combined_status(statuses: list[str]) -> str:
+    """A requirement with parts: failed if any part failed, proven only if every part is."""
+    if "failed" in statuses:
+        return "failed"
+    if statuses and all(s == "proven" for s in statuses):
+        return "proven"
+    return "not proven"
+
+
+def link_problem(link: str, requirements: dict[str, Requirement]) -> str | None:
+    req_id, _, part = link.partition(":")
+    req = requirements.get(req_id)
+    if req is None:
+        return f"names unknown requirement {link}"
+    if part and part not in req.parts:
+        return f"names unknown part {link} (parts: {', '.join(req.parts) or 'none'})"
+    if not part and req.parts:
+        return f"names {link} without a part; name one of {', '.join(req.link_ids())}"
+    return None
+
+
 def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     statuses = [row["status"] for row in rows]
     return {
@@ -180,11 +219,11 @@ class TraceabilityPlugin:
         report = yield
         if self.loaded and report.passed:
             problems = [
-                f"{item.nodeid}: @pytest.mark.req names unknown requirement {', '.join(unknown)}"
-                f" (not in {self.register_dir})"
+                f"{item.nodeid}: @pytest.mark.req {problem} (register: {self.register_dir})"
                 for item in report.result
                 if isinstance(item, pytest.Item)
-                and (unknown := [i for i in requirement_ids(item) if i not in self.requirements])
+                for link in requirement_ids(item)
+                if (problem := link_problem(link, self.requirements))
             ]
             if problems:
                 report.outcome, report.longrepr, report.result = "failed", "\n".join(problems), []
@@ -205,14 +244,28 @@ class TraceabilityPlugin:
     def rows(self) -> list[dict[str, Any]]:
         rows = []
         for req in self.requirements.values():
-            tests = [
-                {"nodeid": nodeid, "outcome": self.outcomes.get(nodeid, "not run")}
-                for nodeid, ids in sorted(self.links.items())
-                if req.id in ids
-            ]
-            status = requirement_status([t["outcome"] for t in tests])
+            tests, statuses, unproven = [], [], []
+            for link in req.link_ids():
+                linked = [
+                    {"nodeid": nodeid, "outcome": self.outcomes.get(nodeid, "not run")}
+                    for nodeid, ids in sorted(self.links.items())
+                    if link in ids
+                ]
+                status = requirement_status([t["outcome"] for t in linked])
+                statuses.append(status)
+                if status != "proven" and req.parts:
+                    unproven.append(link.partition(":")[2])
+                if req.parts:
+                    linked = [{**t, "part": link.partition(":")[2]} for t in linked]
+                tests.extend(linked)
             row = {"id": req.id, "statement": req.statement, "reference": req.reference}
-            rows.append({**row, "risk": req.risk, "status": status, "tests": tests})
+            row["parts"] = [
+                {"key": key, "statement": text, "status": statuses[i]}
+                for i, (key, text) in enumerate(req.parts.items())
+            ]
+            row["unproven_parts"] = unproven
+            rows.append({**row, "risk": req.risk, "status": combined_status(statuses),
+                         "tests": tests})
         return rows
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -293,14 +346,26 @@ def render_html(data: dict[str, Any]) -> str:
     rows = []
     for row in data["requirements"]:
         tests = "".join(
-            f"<li><code>{e(t['nodeid'])}</code>: {e(t['outcome'])}</li>" for t in row["tests"]
+            f"<li>{e(t['part']) + ': ' if t.get('part') else ''}"
+            f"<code>{e(t['nodeid'])}</code>: {e(t['outcome'])}</li>"
+            for t in row["tests"]
+        )
+        parts = "".join(
+            f"<li class=\"{e(p['status'].replace(' ', '-'))}\"><strong>{e(p['key'])}</strong>: "
+            f"{e(p['statement'])} ({e(p['status'])})</li>"
+            for p in row.get("parts", [])
+        )
+        statement = e(row["statement"]) + (f"<ul>{parts}</ul>" if parts else "")
+        missing = row.get("unproven_parts") or []
+        status = e(row["status"]) + (
+            f"<br>untested parts: {e(', '.join(missing))}" if missing else ""
         )
         css = row["status"].replace(" ", "-")
         rows.append(
-            f'<tr class="{css}"><td>{e(row["id"])}</td><td>{e(row["statement"])}</td>'
+            f'<tr class="{css}"><td>{e(row["id"])}</td><td>{statement}</td>'
             f"<td>{e(row['reference'])}</td><td>{e(row['risk'])}</td>"
             f"<td><ul>{tests or '<li>no linked test</li>'}</ul></td>"
-            f"<td><strong>{e(row['status'])}</strong></td></tr>"
+            f"<td><strong>{status}</strong></td></tr>"
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Traceability matrix</title>

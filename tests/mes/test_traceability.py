@@ -216,8 +216,12 @@ def test_an_unknown_requirement_id_in_a_marker_stops_the_run(pytester):
         ([requirement("REQ-1", risk="critical")], "*entry 1 (REQ-1)*risk 'critical'*"),
         ({"id": "REQ-1"}, "*mes.yaml: must be a list*"),
         ([requirement("REQ-1"), "REQ-2"], "*mes.yaml, entry 2: must be a mapping*"),
+        ([requirement("REQ-1", parts=["a"])], "*entry 1 (REQ-1)*parts must map*"),
+        ([requirement("REQ-1", parts={"a:b": "x"})], "*entry 1 (REQ-1)*parts must map*"),
+        ([requirement("REQ-1", parts={"a": " "})], "*entry 1 (REQ-1)*parts must map*"),
     ],
-    ids=["missing-key", "bad-risk", "not-a-list", "not-a-mapping"],
+    ids=["missing-key", "bad-risk", "not-a-list", "not-a-mapping", "parts-list",
+         "part-key-colon", "part-empty"],
 )
 def test_a_malformed_register_is_a_usage_error(pytester, entries, message):
     write_register(pytester, entries)
@@ -227,6 +231,70 @@ def test_a_malformed_register_is_a_usage_error(pytester, entries, message):
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+@pytest.mark.req("FND-VAL-003")
+def test_a_requirement_is_proven_only_when_every_part_of_its_statement_is(pytester):
+    parts = {"ui": "The page refuses it.", "api": "The API refuses it."}
+    write_register(pytester, [requirement("REQ-1", parts=parts), requirement("REQ-2", parts=parts)])
+    pytester.makepyfile(
+        test_a="""
+        import pytest
+
+        @pytest.mark.req("REQ-1:ui", "REQ-2:ui")
+        def test_page():
+            pass
+
+        @pytest.mark.req("REQ-2:api")
+        def test_api():
+            pass
+        """
+    )
+
+    run_with_matrix(pytester).assert_outcomes(passed=2)
+
+    rows = rows_by_id(pytester)
+    assert rows["REQ-1"]["status"] == "not proven"
+    assert rows["REQ-1"]["unproven_parts"] == ["api"]
+    assert [(p["key"], p["status"]) for p in rows["REQ-1"]["parts"]] == [
+        ("ui", "proven"), ("api", "not proven"),
+    ]
+    assert rows["REQ-2"]["status"] == "proven"
+    assert {(t["part"], t["nodeid"]) for t in rows["REQ-2"]["tests"]} == {
+        ("ui", "test_a.py::test_page"), ("api", "test_a.py::test_api"),
+    }
+    page = (pytester.path / "out" / "traceability.html").read_text(encoding="utf-8")
+    assert "untested parts: api" in page
+
+
+@pytest.mark.req("FND-VAL-003")
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ("REQ-1", "*names REQ-1 without a part; name one of REQ-1:ui, REQ-1:api*"),
+        ("REQ-1:db", "*names unknown part REQ-1:db (parts: ui, api)*"),
+        ("REQ-2:ui", "*names unknown part REQ-2:ui (parts: none)*"),
+    ],
+)
+def test_a_marker_must_name_an_existing_part_of_a_requirement_with_parts(
+    pytester, marker, message
+):
+    parts = {"ui": "The page refuses it.", "api": "The API refuses it."}
+    write_register(pytester, [requirement("REQ-1", parts=parts), requirement("REQ-2")])
+    pytester.makepyfile(
+        test_a=f"""
+        import pytest
+
+        @pytest.mark.req("{marker}")
+        def test_it():
+            pass
+        """
+    )
+
+    result = run(pytester, "--requirements-dir", "reqs")
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([message])
 
 
 def test_a_requirement_id_used_twice_across_registers_is_a_usage_error(pytester):
