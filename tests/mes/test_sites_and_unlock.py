@@ -93,3 +93,15 @@ def test_csv_export_neutralises_formulas(client, admin_user, site):
     body = client.get(url, {"format": "csv"}).content.decode()
     assert "'=HYPERLINK" in body and "'+cmd" in body
     assert ",=HYPERLINK" not in body
+
+
+def test_site_today_is_the_date_where_the_site_is_not_the_utc_date():
+    import datetime as dt
+
+    from mes.models import Site
+    from mes.services.sites import site_today
+
+    late_utc = dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC)
+    assert site_today(Site(time_zone="UTC"), late_utc) == dt.date(2026, 11, 30)
+    assert site_today(Site(time_zone="Europe/Berlin"), late_utc) == dt.date(2026, 12, 1)
+    assert site_today(Site(time_zone="America/New_York"), late_utc) == dt.date(2026, 11, 30)
