@@ -27,3 +27,10 @@ class CustodyConfig(AppConfig):
         "Trainer": [],
         "Administrator": [],
     }
+
+    def ready(self):
+        from custody.models import ClinicalIdentity
+        from custody.services.identity_history import reveal_identity_history
+        from mes import audit_trail
+
+        audit_trail.register_restricted(ClinicalIdentity, reveal_identity_history)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -76,6 +77,32 @@ class RecordHistory:
     @property
     def zone_name(self) -> str:
         return self.site.time_zone if self.site else "UTC"
+
+
+# Records whose content is itself restricted (a patient's clinical identity): their history
+# is shown only to whom the owning app's reveal service allows, with a purpose, and each
+# view is logged there. The owning app registers its reveal (mes cannot import it).
+Reveal = Callable[..., None]
+_restricted: dict[str, Reveal] = {}
+
+
+def register_restricted(model: type[models.Model], reveal: Reveal) -> None:
+    """``reveal(actor=, record=, purpose=, remote_addr=)`` raises a DomainError when the
+    actor may not see the record (or gave no purpose) and logs the view otherwise."""
+    _restricted[model._meta.label] = reveal
+
+
+def is_restricted(model: type[models.Model]) -> bool:
+    return model._meta.label in _restricted
+
+
+def reveal_history(user: User, record: RecordHistory, pk, *, purpose: str,
+                   remote_addr: str = "") -> None:
+    """Check and log a view of a restricted record's history (no-op for other records)."""
+    reveal = _restricted.get(record.model._meta.label)
+    if reveal is not None:
+        instance = record.model._default_manager.get(pk=pk)
+        reveal(actor=user, record=instance, purpose=purpose, remote_addr=remote_addr)
 
 
 def history_visible_to(user: User, app_label: str, model_name: str, pk) -> RecordHistory:

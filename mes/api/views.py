@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -52,9 +52,19 @@ class HasAuditTrailPermission(permissions.BasePermission):
 class AuditTrailView(APIView):
     permission_classes = [permissions.IsAuthenticated, HasAuditTrailPermission]
 
-    @extend_schema(responses=FieldChangeSerializer(many=True))
+    @extend_schema(
+        responses=FieldChangeSerializer(many=True),
+        parameters=[OpenApiParameter(
+            "purpose", str, required=False,
+            description="Why you need to see it: required for a record whose content is "
+                        "restricted (a clinical identity); the view is logged with it.",
+        )],
+    )
     def get(self, request, app_label: str, model_name: str, pk: int):
         record = audit_trail.history_visible_to(request.user, app_label, model_name, pk)
+        audit_trail.reveal_history(request.user, record, pk,
+                                   purpose=request.query_params.get("purpose", ""),
+                                   remote_addr=request.META.get("REMOTE_ADDR", ""))
         changes = audit_trail.field_changes(record.model, record.rows)
         return Response(FieldChangeSerializer(changes, many=True).data)
 

@@ -9,6 +9,7 @@ from mes import audit
 from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired
 from mes.models import Site, User
 
+
 def site_today(site: Site, at=None):
     """Today's date (or ``at``'s date) where the site is: dates a person types at a site
     (birth, planned collection, training) are checked against that, not against UTC."""

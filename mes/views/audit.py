@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
 from mes import audit_trail
+from mes.errors import DomainError, PermissionRefused
 from mes.forms import AuditFilterForm
+
+
+def _reveal(request, record, pk):
+    """For a restricted record (a clinical identity): refuse without the permission, ask
+    the purpose, and log the view. Returns the purpose page to show instead, or None."""
+    purpose = request.GET.get("purpose", "")
+    try:
+        audit_trail.reveal_history(request.user, record, pk, purpose=purpose,
+                                   remote_addr=request.META.get("REMOTE_ADDR", ""))
+    except PermissionRefused as error:
+        raise PermissionDenied(error.message) from error
+    except DomainError as error:
+        response = render(request, "mes/audit_trail_purpose.html", {
+            "label": record.model._meta.verbose_name, "error": error.message if purpose else "",
+        }, status=400 if purpose else 200)
+        response["Cache-Control"] = "no-store"
+        return response
+    return None
 
 
 @login_required
@@ -16,6 +36,9 @@ from mes.forms import AuditFilterForm
 def record_audit_trail(request, app_label: str, model_name: str, pk: int):
     record = audit_trail.history_visible_to(request.user, app_label, model_name, pk)
     model, rows, zone, zone_name = record.model, record.rows, record.zone, record.zone_name
+    restricted = audit_trail.is_restricted(model)
+    if restricted and (asking := _reveal(request, record, pk)) is not None:
+        return asking
     changes = audit_trail.field_changes(model, rows)
     form = AuditFilterForm(request.GET or None)
     filtered = changes
@@ -27,14 +50,20 @@ def record_audit_trail(request, app_label: str, model_name: str, pk: int):
                                 content_type="text/csv; charset=utf-8")
         filename = f"audit-trail-{app_label}-{model_name}-{pk}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        if restricted:
+            response["Cache-Control"] = "no-store"
         return response
     page = Paginator(filtered, 200).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "mes/audit_trail.html", {
+    response = render(request, "mes/audit_trail.html", {
         "label": label, "changes": page, "page": page, "matching": len(filtered),
         "total": len(changes), "form": form, "filter_query": query.urlencode(),
         "zone": zone, "zone_name": zone_name,
         "fields": sorted({c.field for c in changes}),
         "csv_query": request.GET.copy().urlencode(),
+        "restricted": restricted,
     })
+    if restricted:
+        response["Cache-Control"] = "no-store"
+    return response
