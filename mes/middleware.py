@@ -1,5 +1,6 @@
-"""Session lifetime: an idle timeout that background polling does not reset, and an absolute
-lifetime after which the person logs in again whatever they did."""
+"""API responses are never cached. Session lifetime: an idle timeout that background polling
+does not reset, and an absolute lifetime after which the person logs in again whatever they
+did."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 LAST_ACTIVITY = "mes_last_activity"
 LOGIN_AT = "mes_login_at"
@@ -63,3 +65,16 @@ def start_session_clock(request) -> None:
     now = time.time()
     request.session[LOGIN_AT] = now
     request.session[LAST_ACTIVITY] = now
+
+
+class ApiNoStoreMiddleware:
+    """API responses carry personal and GMP data: no browser or proxy may keep a copy."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            add_never_cache_headers(response)
+        return response

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "mes.middleware.ApiNoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -135,6 +136,10 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_RESET_ON_SUCCESS = True
+# Password spraying: failed logins for this many different usernames from one address within
+# the window throttle that address (the per-username lockout above is unchanged).
+LOGIN_SPRAY_USERNAMES = env.int("LOGIN_SPRAY_USERNAMES", default=10)
+LOGIN_SPRAY_WINDOW = timedelta(minutes=env.int("LOGIN_SPRAY_MINUTES", default=15))
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 # axes.W006 asks to lock by IP too; we lock by username only, on purpose (shared terminals).
@@ -278,7 +283,7 @@ AUDIT_SEAL_GAP_WINDOW_MINUTES = env.int("AUDIT_SEAL_GAP_WINDOW_MINUTES", default
 REST_FRAMEWORK = {
     # Token first: an integration without valid credentials gets a 401 with a challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "mes.api.authentication.AccountStateTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -293,6 +298,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Manufacturing execution for per-patient cell and gene therapy.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,3 +1,4 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
@@ -15,5 +16,7 @@ urlpatterns = [
          views.AuditTrailView.as_view(), name="api-audit-trail"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: our CSP refuses inline scripts.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Both describe what an attacker would probe first: signed-in people only.
+    path("docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+         name="api-docs"),
 ]

@@ -16,6 +16,7 @@ class SecurityEvent(AppendOnly, GMPModel):
         LOCKOUT = "lockout", "Account locked"
         UNLOCKED = "unlocked", "Account unlocked"
         INTEGRITY_FINDING = "integrity_finding", "Data integrity finding"
+        CLIENT_THROTTLED = "client_throttled", "Client throttled (password spraying)"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     username = models.CharField(max_length=150)
@@ -28,6 +29,8 @@ class SecurityEvent(AppendOnly, GMPModel):
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["ip_address", "occurred_at"],
+                                name="securityevent_client_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.username}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mes import audit
@@ -33,8 +34,56 @@ def record_failed_authentication(username: str, request=None) -> SecurityEvent:
         )
 
 
+def _serialise(key: str) -> None:
+    """Within the current transaction, one caller at a time per ``key`` (PostgreSQL advisory
+    lock; SQLite serialises writers anyway). The security event log is append-only and
+    cannot be locked row by row, so "once per period" checks take this lock first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")[:64] if request is not None else ""
+
+
+def spraying_usernames(ip_address: str) -> int:
+    """How many different usernames failed to log in from this address within the window."""
+    since = timezone.now() - settings.LOGIN_SPRAY_WINDOW
+    return (SecurityEvent.objects
+            .filter(kind=SecurityEvent.Kind.LOGIN_FAILED, ip_address=ip_address,
+                    occurred_at__gte=since)
+            .values("username").distinct().count())
+
+
+@transaction.atomic
+def client_throttled(request) -> bool:
+    """Password spraying (one address trying many accounts) throttles that address for the
+    window. The per-username lockout is untouched, so a shared suite terminal where one
+    person mistypes their password does not lock out the others."""
+    ip_address = client_address(request)
+    if not ip_address or spraying_usernames(ip_address) < settings.LOGIN_SPRAY_USERNAMES:
+        return False
+    _serialise(f"throttle:{ip_address}")
+    since = timezone.now() - settings.LOGIN_SPRAY_WINDOW
+    if not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.CLIENT_THROTTLED,
+                                        ip_address=ip_address, occurred_at__gte=since).exists():
+        with audit.acting_as(audit.system_user()):
+            SecurityEvent.objects.create(
+                kind=SecurityEvent.Kind.CLIENT_THROTTLED, username="",
+                detail=(f"Failed logins for {spraying_usernames(ip_address)} different "
+                        "usernames from this address: logins from it are refused for "
+                        f"{int(settings.LOGIN_SPRAY_WINDOW.total_seconds() // 60)} minutes."),
+                **_client(request),
+            )
+    return True
+
+
+@transaction.atomic
 def record_lockout(username: str, request=None) -> SecurityEvent | None:
-    """Record a lockout once per cool-off period (axes re-signals on every locked attempt)."""
+    """Record a lockout once per cool-off period (axes re-signals on every locked attempt,
+    and concurrent failures signal concurrently: the advisory lock makes it exactly once)."""
+    _serialise(f"lockout:{username[:150]}")
     since = timezone.now() - (settings.AXES_COOLOFF_TIME or timedelta(days=365))
     if SecurityEvent.objects.filter(kind=SecurityEvent.Kind.LOCKOUT, username=username[:150],
                                     occurred_at__gte=since).exists():

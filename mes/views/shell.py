@@ -29,6 +29,20 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        from mes.services.security import client_throttled
+
+        if client_throttled(request):
+            # An unbound form: validating the posted one would try the password.
+            form = self.get_form_class()(request, initial={
+                "username": request.POST.get("username", "")[:150]})
+            form.cleaned_data = {}
+            form.add_error(None, "Too many failed logins for different accounts from this "
+                                 "terminal. Wait a few minutes, or ask IT if this is a "
+                                 "shared terminal.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         response = super().form_valid(form)
         start_session_clock(self.request)
@@ -128,5 +142,9 @@ def health(request):
         ok, detail = check()
         checks[name] = {"ok": ok, "detail": detail}
     healthy = all(c["ok"] for c in checks.values())
+    if not request.user.is_authenticated:
+        # A load balancer needs only up or down; what runs where is for signed-in people.
+        return JsonResponse({"status": "up" if healthy else "down"},
+                            status=200 if healthy else 503)
     return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                         status=200 if healthy else 503)

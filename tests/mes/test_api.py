@@ -533,3 +533,56 @@ def test_an_integration_account_cannot_approve_its_own_access(integration_user, 
     assert response.status_code == 403
     assert "own access" in error_body(response)["message"]
     assert signature_count() == 0
+
+
+@pytest.mark.req("FND-SEC-004:locked")
+def test_a_locked_accounts_token_stops_working_at_once(client, operator, password):
+    api = token_client(operator)
+    assert api.get("/api/v1/sites/").status_code == 200
+    for _ in range(5):
+        client.post("/login/", {"username": "op1", "password": "wrong"})
+
+    response = api.get("/api/v1/sites/")
+
+    assert response.status_code == 401
+    assert error_body(response)["code"] == "account_locked"
+    assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.req("FND-SEC-004:inactive")
+def test_a_deactivated_accounts_token_stops_working_at_once(operator):
+    api = token_client(operator)
+    assert api.get("/api/v1/sites/").status_code == 200
+    with audit.acting_as(operator):
+        operator.is_active = False
+        audit.stamp(operator, user=operator, reason="Left the company")
+        operator.save()
+
+    response = api.get("/api/v1/sites/")
+
+    assert response.status_code == 401
+    assert error_body(response)["code"] == "account_inactive"
+
+
+@pytest.mark.req("FND-SEC-007:no-store")
+def test_api_responses_are_never_stored_by_a_browser_or_proxy(operator):
+    client = api_client(operator)
+    for response in (client.get("/api/v1/users/"), client.get("/api/v1/sites/"),
+                     client.get("/api/v1/no-such-endpoint/"), APIClient().get("/api/v1/users/")):
+        assert "no-store" in response["Cache-Control"], response.request["PATH_INFO"]
+
+
+@pytest.mark.req("FND-SEC-007:schema-login")
+def test_the_schema_and_the_swagger_ui_need_a_signed_in_user(db):
+    anonymous = APIClient()
+
+    schema = anonymous.get("/api/v1/schema/", {"format": "json"})
+    docs = anonymous.get("/api/v1/docs/")
+    script = anonymous.get("/api/v1/docs/?script=")
+
+    assert schema.status_code == 401
+    assert error_body(schema)["code"] == "not_authenticated"
+    assert "paths" not in schema.content.decode()
+    for response in (docs, script):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")

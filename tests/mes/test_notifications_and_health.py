@@ -56,7 +56,8 @@ def test_the_badge_counts_unread_and_reading_clears_it(client, operator):
 
 
 @pytest.mark.req("FND-RUN-003")
-def test_health_is_503_without_a_worker_and_200_with_one(client, db, settings):
+def test_health_is_503_without_a_worker_and_200_with_one(client, operator, settings):
+    client.force_login(operator)
     settings.REDIS_URL = ""
     response = client.get(reverse("health"))
     assert response.status_code == 503
@@ -70,12 +71,26 @@ def test_health_is_503_without_a_worker_and_200_with_one(client, db, settings):
 
 
 @pytest.mark.req("FND-RUN-003")
-def test_health_is_503_when_redis_does_not_answer(client, db, settings):
+def test_health_is_503_when_redis_does_not_answer(client, operator, settings):
+    client.force_login(operator)
     record_worker_heartbeat.apply()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = client.get(reverse("health"))
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
+
+
+@pytest.mark.req("FND-SEC-007:health-anonymous")
+def test_an_anonymous_health_check_gets_only_up_or_down(client, db, settings):
+    from django.core.cache import cache
+
+    cache.clear()  # no heartbeat left by an earlier test
+    settings.REDIS_URL = ""
+    response = client.get(reverse("health"))
+    assert (response.status_code, response.json()) == (503, {"status": "down"})
+    record_worker_heartbeat.apply()
+    response = client.get(reverse("health"))
+    assert (response.status_code, response.json()) == (200, {"status": "up"})
 
 
 @pytest.mark.req("FND-RUN-004", "FND-ACC-001")

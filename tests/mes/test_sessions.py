@@ -9,8 +9,8 @@ from django.urls import reverse
 from mes.models import SecurityEvent
 
 
-def _login(client, username, password):
-    return client.post(reverse("login"), {"username": username, "password": password})
+def _login(client, username, password, **extra):
+    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
 
 
 @pytest.mark.req("FND-SEC-001")
@@ -118,3 +118,43 @@ def test_pages_carry_a_content_security_policy_without_cdn(client, operator):
     assert "script-src 'self'" in policy and "default-src 'self'" in policy
     html = response.content.decode()
     assert "https://" not in html.split("<body")[0]  # no CDN assets in the head
+
+
+def _fail_login(client, username, ip):
+    return client.post(reverse("login"), {"username": username, "password": "nope"},
+                       REMOTE_ADDR=ip)
+
+
+@pytest.mark.req("FND-SEC-005:throttle")
+def test_password_spraying_from_one_address_is_throttled_before_the_password_is_tried(
+        client, operator, password, settings):
+    settings.LOGIN_SPRAY_USERNAMES = 4
+    for n in range(4):
+        assert _fail_login(client, f"guess{n}", "10.9.9.9").status_code == 200
+    failures = SecurityEvent.objects.filter(kind="login_failed").count()
+
+    # the right password for a real account, from the spraying address
+    response = client.post(reverse("login"), {"username": "op1", "password": password},
+                           REMOTE_ADDR="10.9.9.9")
+    again = _fail_login(client, "guess9", "10.9.9.9")
+
+    assert response.status_code == 429 and again.status_code == 429
+    assert b"Too many failed logins" in response.content
+    assert "_auth_user_id" not in client.session
+    # the password was not tried: no new failure counts against any account
+    assert SecurityEvent.objects.filter(kind="login_failed").count() == failures
+    assert SecurityEvent.objects.filter(kind="client_throttled", ip_address="10.9.9.9").count() == 1
+    # another address is not affected
+    assert _login(client, "op1", password, REMOTE_ADDR="10.1.1.1").status_code == 302
+
+
+@pytest.mark.req("FND-SEC-005:per-username")
+def test_one_person_mistyping_on_a_shared_terminal_neither_throttles_it_nor_locks_others(
+        client, operator, qa_user, password, settings):
+    settings.LOGIN_SPRAY_USERNAMES = 4
+    for _ in range(5):
+        _fail_login(client, "op1", "10.2.2.2")
+
+    assert SecurityEvent.objects.filter(kind="lockout", username="op1").count() == 1
+    assert SecurityEvent.objects.filter(kind="client_throttled").count() == 0
+    assert _login(client, "qa1", password, REMOTE_ADDR="10.2.2.2").status_code == 302
