@@ -4,14 +4,19 @@ did."""
 
 from __future__ import annotations
 
+import logging
 import time
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+
+logger = logging.getLogger(__name__)
 
 LAST_ACTIVITY = "mes_last_activity"
 LOGIN_AT = "mes_login_at"
@@ -67,14 +72,53 @@ def start_session_clock(request) -> None:
     request.session[LAST_ACTIVITY] = now
 
 
-class ApiNoStoreMiddleware:
-    """API responses carry personal and GMP data: no browser or proxy may keep a copy."""
+class ApiGuardMiddleware:
+    """In front of every request: what no record means is refused before any view sees it,
+    and the API always answers in its error body.
+
+    * a NUL character in the query string (a key or a value) is a 400, not a database error;
+    * an API body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 before it is read;
+    * an API view's unexpected exception is a JSON body (Django would render HTML);
+    * API responses carry personal and GMP data: no browser or proxy may keep a copy."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        if request.path.startswith("/api/"):
+        from mes.api.errors import error_response
+
+        api = request.path.startswith("/api/")
+        if "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
+            response = error_response(
+                request, 400, "invalid_characters",
+                "The address contains a NUL character, which no search or record may hold.")
+        elif api and _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+            response = error_response(request, 413, "too_large",
+                                      f"The request body is larger than {limit} KiB.")
+        else:
+            response = self.get_response(request)
+        if api:
             add_never_cache_headers(response)
         return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/"):
+            return None
+        from mes.api.errors import error_response
+
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(request, 413, "too_large", "The request body is too large.")
+        if isinstance(exception, SuspiciousOperation):
+            return error_response(request, 400, "bad_request", "The request is not valid.")
+        logger.exception("Unexpected error in %s %s", request.method, request.path)
+        return error_response(request, 500, "server_error",
+                              "Something went wrong on our side; nothing was saved. "
+                              "The error is logged for IT.")
+
+
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "mes.middleware.ApiNoStoreMiddleware",
+    "mes.middleware.ApiGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,6 +141,7 @@ AXES_RESET_ON_SUCCESS = True
 LOGIN_SPRAY_USERNAMES = env.int("LOGIN_SPRAY_USERNAMES", default=10)
 LOGIN_SPRAY_WINDOW = timedelta(minutes=env.int("LOGIN_SPRAY_MINUTES", default=15))
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "mes.api.errors.lockout_response"  # JSON 429 under /api/
 AXES_VERBOSE = False
 # axes.W006 asks to lock by IP too; we lock by username only, on purpose (shared terminals).
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
@@ -280,6 +281,7 @@ AUDIT_SEAL_BACKDATE_GRACE_SECONDS = env.int("AUDIT_SEAL_BACKDATE_GRACE_SECONDS",
 AUDIT_SEAL_GAP_WINDOW_MINUTES = env.int("AUDIT_SEAL_GAP_WINDOW_MINUTES", default=60)
 
 # --- API ----------------------------------------------------------------------------------
+API_MAX_JSON_DEPTH = 20  # no record of ours nests deeper; a deeper body is an attack or a bug
 REST_FRAMEWORK = {
     # Token first: an integration without valid credentials gets a 401 with a challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -291,6 +293,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "mes.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "mes.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {

@@ -11,7 +11,10 @@ from django.views.generic import RedirectView
 from mes.apps import OUR_APPS
 from mes.views import audit, notifications, shell, sites, users
 
+handler400 = "mes.api.errors.json_bad_request"
+handler403 = "mes.api.errors.json_permission_denied"
 handler404 = "mes.api.errors.json_not_found"
+handler500 = "mes.api.errors.json_server_error"
 
 urlpatterns = [
     path("", shell.home, name="home"),

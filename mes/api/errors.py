@@ -54,3 +54,63 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def error_response(request, status_code: int, code: str, message: str, fields=None):
+    """The error body under /api/; elsewhere a plain page with the same message."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": code, "message": message, "fields": fields or {}},
+                            status=status_code)
+    from django.http import HttpResponse
+    from django.utils.html import escape
+
+    return HttpResponse(f"<!doctype html><title>{status_code}</title><p>{escape(message)}</p>",
+                        status=status_code)
+
+
+def json_bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        return error_response(request, 400, "bad_request", "The request is not valid.")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def json_permission_denied(request, exception=None):
+    if request.path.startswith("/api/"):
+        return error_response(request, 403, "permission_denied",
+                              "You are not authorised to do this.")
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def json_server_error(request):
+    if request.path.startswith("/api/"):
+        return error_response(request, 500, "server_error",
+                              "Something went wrong on our side; the error is logged for IT.")
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked account: the error body (429) under /api/, the
+    lockout page elsewhere."""
+    from axes.helpers import get_client_username, get_cool_off
+    from django.conf import settings
+    from django.shortcuts import render
+
+    cool_off = get_cool_off(request)
+    minutes = int(cool_off.total_seconds() // 60) if cool_off else None
+    if request.path.startswith("/api/"):
+        return error_response(
+            request, 429, "account_locked",
+            "The account is locked after repeated failed logins or signatures"
+            + (f"; try again in {minutes} minutes or ask an Administrator." if minutes
+               else "; ask an Administrator."))
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT,
+               "username": get_client_username(request, credentials) or "",
+               "cooloff_timedelta": cool_off}
+    return render(request, settings.AXES_LOCKOUT_TEMPLATE, context,
+                  status=settings.AXES_HTTP_RESPONSE_CODE)
