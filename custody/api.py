@@ -153,7 +153,8 @@ class CustodyEventSerializer(serializers.ModelSerializer):
     site = serializers.CharField(source="site.code")
     performed_by = serializers.CharField(source="performed_by.full_name")
     patient_coi = serializers.CharField(source="patient.coi")
-    shipment = serializers.CharField(source="shipment.reference", default=None)
+    shipment = serializers.CharField(source="shipment.reference", default=None, allow_null=True,
+                                     read_only=True)
     kind = serializers.CharField(read_only=True)
 
     class Meta:

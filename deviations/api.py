@@ -18,7 +18,8 @@ from mes.errors import DomainError
 class DeviationSerializer(serializers.ModelSerializer):
     site = serializers.CharField(source="site.code")
     detected_by = serializers.CharField(source="detected_by.username")
-    acknowledged_by = serializers.CharField(source="acknowledged_by.username", default=None)
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", default=None,
+                                            allow_null=True, read_only=True)
     subject_type = serializers.SerializerMethodField()
 
     class Meta:
