@@ -123,29 +123,49 @@ def demo(extra: list[str]) -> int:
     run(*manage, "grant_app_role", env=env)
     run(*manage, "load_demo", env=env)
     say(f"starting the Celery worker with beat on {broker}")
-    worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "mes", "worker", "--beat", "--loglevel=WARNING",
-         "--concurrency=1", "--pool=solo",
-         f"--schedule={VAR / 'celerybeat-schedule'}"],
-        cwd=ROOT, env=env,
-    )
     say(f"open http://127.0.0.1:{port}/  (log in with a demo account above; Ctrl+C stops)")
     say(f"API docs: http://127.0.0.1:{port}/api/v1/docs/   health: http://127.0.0.1:{port}/health/")
     say(f"e-mails are written to {VAR / 'mail'}")
+    return supervise([
+        [str(BIN / "gunicorn"), "mes.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--access-logfile", "-", *extra],
+        [str(BIN / "celery"), "-A", "mes", "worker", "--beat", "--loglevel=WARNING",
+         "--concurrency=1", "--pool=solo", f"--schedule={VAR / 'celerybeat-schedule'}"],
+    ], env=env)
+
+
+class _Stop(Exception):
+    """SIGTERM (a service manager, `kill`, a container stop) ends the demo like Ctrl+C."""
+
+
+def _stop_on_sigterm(signum, frame):
+    raise _Stop
+
+
+def supervise(commands: list[list[str]], *, env: dict | None = None, grace: float = 10) -> int:
+    """Run the commands side by side until the first one ends, Ctrl+C or SIGTERM; then stop
+    every one of them (SIGTERM, and SIGKILL after ``grace`` seconds), so nothing is left
+    running. Returns the first command's exit status (0 when stopped by a signal)."""
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    processes: list[subprocess.Popen] = []
     try:
-        return subprocess.run(
-            [str(BIN / "gunicorn"), "mes.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--access-logfile", "-"] + extra,
-            cwd=ROOT, env=env,
-        ).returncode
-    except KeyboardInterrupt:
+        for command in commands:
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
+        return processes[0].wait()
+    except (KeyboardInterrupt, _Stop):
         return 0
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut this short
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> int:

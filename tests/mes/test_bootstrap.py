@@ -58,3 +58,51 @@ def test_the_environment_is_installed_once_per_pyproject(monkeypatch, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'y'\n")
     bootstrap.ensure_environment()
     assert len(installs) == 4  # a changed pyproject reinstalls
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purpose; its parent (the supervisor) has exited
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.req("FND-RUN-005")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_the_demo_supervisor_stops_web_server_and_worker_on_sigterm_and_ctrl_c(tmp_path, how):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    pids = tmp_path / "pids"
+    child = ("import os, sys, time; open(sys.argv[1], 'a').write(f'{os.getpid()}\\n'); "
+             "time.sleep(120)")
+    script = (
+        "import sys; from mes.bootstrap import supervise; "
+        f"sys.exit(supervise([[sys.executable, '-c', {child!r}, {str(pids)!r}]] * 2, grace=5))"
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", script], cwd=Path(bootstrap.ROOT))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (
+            not pids.exists() or len(pids.read_text().split()) < 2):
+        time.sleep(0.05)
+    children = [int(p) for p in pids.read_text().split()]
+    assert len(children) == 2 and all(_alive(p) for p in children)
+
+    supervisor.send_signal(getattr(signal, how))
+
+    assert supervisor.wait(timeout=15) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in children):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in children)
