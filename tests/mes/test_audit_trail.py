@@ -9,10 +9,11 @@ from django.urls import reverse
 
 from mes import audit
 from mes.apps import OUR_APPS
-from mes.errors import HistoryBypassRefused, ReasonForChangeRequired, RecordDeletionRefused
+from mes.errors import HistoryBypassRefused, RecordDeletionRefused
 from mes.models import GMPModel, Notification, Site, TrackedModel, User
 from mes.models.base import GMPQuerySet
 from tests.mes.factories import SiteFactory
+from tests.refusals import refused
 
 # Concrete models may be operational rather than GMP records only by saying so with
 # ``operational_record = True`` (reading a notification, storing an idempotent response, a
@@ -33,7 +34,7 @@ def test_every_model_of_our_apps_has_history():
     assert missing == []
 
 
-@pytest.mark.req("FND-AUD-002")
+@pytest.mark.req("FND-AUD-002:every-model")
 def test_every_model_is_a_gmp_record_or_explicitly_operational():
     unclassified = [
         m._meta.label for m in our_models()
@@ -47,7 +48,7 @@ def test_every_model_is_a_gmp_record_or_explicitly_operational():
                 if issubclass(m, GMPModel) and getattr(m, "operational_record", False)]
 
 
-@pytest.mark.req("FND-AUD-002")
+@pytest.mark.req("FND-AUD-002:every-model")
 @pytest.mark.parametrize("label", sorted(
     m._meta.label for m in apps.get_models()
     if m._meta.app_label in OUR_APPS and not m.__name__.startswith("Historical")
@@ -61,12 +62,12 @@ def test_every_gmp_model_keeps_the_reason_and_no_delete_rules(label):
     assert isinstance(model._default_manager.all(), GMPQuerySet)
 
 
-@pytest.mark.req("FND-AUD-002")
+@pytest.mark.req("FND-AUD-002:model")
 def test_an_edit_without_a_reason_is_refused_and_leaves_no_history(db, admin_user):
     site = SiteFactory(code="R1", name="Before")
     before = site.history.count()
     site.name = "After"
-    with pytest.raises(ReasonForChangeRequired):
+    with refused("reason_required"):
         site.save()
     assert Site.objects.get(pk=site.pk).name == "Before"
     assert site.history.count() == before
@@ -78,11 +79,11 @@ def test_an_edit_without_a_reason_is_refused_and_leaves_no_history(db, admin_use
     assert latest.history_user == admin_user
     # the reason is used once: the next change needs its own
     site.name = "Again"
-    with pytest.raises(ReasonForChangeRequired):
+    with refused("reason_required"):
         site.save()
 
 
-@pytest.mark.req("FND-AUD-002", "FND-USR-001")
+@pytest.mark.req("FND-AUD-002:no-delete", "FND-USR-001")
 def test_gmp_records_and_accounts_are_never_deleted(db, admin_user):
     site = SiteFactory(code="D1")
     with pytest.raises(RecordDeletionRefused):
@@ -110,7 +111,7 @@ def test_bulk_paths_that_skip_history_are_refused(db, admin_user):
     assert Site.objects.get(pk=site.pk).name == "Bulk"
 
 
-@pytest.mark.req("FND-AUD-004", "FND-AUD-002")
+@pytest.mark.req("FND-AUD-004", "FND-AUD-002:bulk")
 def test_the_history_writing_bulk_helpers_work_and_need_a_reason(db, admin_user):
     sites = audit.bulk_create_with_history(
         [Site(code=f"H{i}", name=f"H{i}", kind="plant") for i in range(3)], Site,
@@ -118,7 +119,7 @@ def test_the_history_writing_bulk_helpers_work_and_need_a_reason(db, admin_user)
     assert Site.history.filter(code__startswith="H", history_type="+").count() == 3
     for site in Site.objects.filter(code__startswith="H"):
         site.name = site.name + " renamed"
-    with pytest.raises(ReasonForChangeRequired):
+    with refused("reason_required"):
         audit.bulk_update_with_history(list(Site.objects.filter(code__startswith="H")), Site,
                                        ["name"], user=admin_user, reason="")
     changed = list(Site.objects.filter(code__startswith="H"))

@@ -10,6 +10,7 @@ from mes.errors import SignatureRefused
 from mes.models import AccessChange, ElectronicSignature, Meaning, SecurityEvent
 from mes.services import signatures
 from tests.mes.factories import PASSWORD, person
+from tests.refusals import refused
 
 
 def make_access_change(admin, user, role="Supervisor", reason="Promotion") -> AccessChange:
@@ -129,10 +130,10 @@ def test_the_database_refuses_a_duplicate_signature_even_past_the_service(db, ad
 def test_a_signer_without_the_permission_for_that_meaning_is_refused(db, admin_user, operator,
                                                                      qa_user):
     change = make_access_change(admin_user, operator)
-    with pytest.raises(SignatureRefused, match="not authorised"):
+    with refused("signature_refused", match="not authorised"):
         signatures.sign(user=qa_user, password=PASSWORD, record=change,
                         meaning=Meaning.APPROVED)
-    with pytest.raises(SignatureRefused, match="cannot be signed with the meaning"):
+    with refused("signature_refused", match="cannot be signed with the meaning"):
         signatures.sign(user=admin_user, password=PASSWORD, record=change,
                         meaning=Meaning.RELEASED)
     assert not ElectronicSignature.objects.exists()
@@ -142,7 +143,7 @@ def test_a_signer_without_the_permission_for_that_meaning_is_refused(db, admin_u
 def test_nobody_approves_a_change_of_their_own_access(db, admin_user, site):
     other_admin = person("Administrator", sites=[site], username="admin2", full_name="Bo Admin")
     change = make_access_change(other_admin, admin_user)
-    with pytest.raises(SignatureRefused, match="own access"):
+    with refused("signature_refused", match="own access"):
         signatures.sign(user=admin_user, password=PASSWORD, record=change,
                         meaning=Meaning.APPROVED)
 
@@ -153,7 +154,7 @@ def test_a_deactivated_account_cannot_sign(db, admin_user, operator):
     admin_user.is_active = False
     audit.stamp(admin_user, user=admin_user, reason="Left the company")
     admin_user.save()
-    with pytest.raises(SignatureRefused, match="deactivated"):
+    with refused("signature_refused", match="deactivated"):
         signatures.sign(user=admin_user, password=PASSWORD, record=change,
                         meaning=Meaning.APPROVED)
 
@@ -163,9 +164,12 @@ def test_a_lockout_is_told_to_qa_of_the_persons_sites_only(db, admin_user, opera
                                                           other_site):
     far_qa = person("QA Reviewer", sites=[other_site], username="qa-far", full_name="Far QA")
     change = make_access_change(admin_user, operator)
+    codes = []
     for _ in range(5):
-        with pytest.raises(SignatureRefused):
+        with pytest.raises(SignatureRefused) as refusal:
             signatures.sign(user=admin_user, password="wrong", record=change,
                             meaning=Meaning.APPROVED)
+        codes.append(refusal.value.code)
+    assert codes == ["wrong_password"] * 4 + ["account_locked"]
     assert qa_user.notifications.filter(subject__contains="admin1").exists()
     assert not far_qa.notifications.exists()
