@@ -124,6 +124,19 @@ class User(GMPModel, AbstractBaseUser, PermissionsMixin):
     def get_full_name(self) -> str:
         return self.full_name
 
+    def check_password(self, raw_password: str) -> bool:
+        """Django's check, except that upgrading an old hash (another algorithm or weaker
+        parameters) is a change of a GMP record like any other: attributed and with a reason."""
+        from django.contrib.auth.hashers import check_password
+
+        def upgrade(raw: str) -> None:
+            self.set_password(raw)
+            self._password = None
+            audit.stamp(self, user=self, reason="Password hash upgraded to Argon2id at login")
+            self.save(update_fields=["password"])
+
+        return check_password(raw_password, self.password, upgrade)
+
     def get_short_name(self) -> str:
         return self.username
 
