@@ -41,7 +41,9 @@ class SessionLifetimeMiddleware:
             if idle or expired:
                 logout(request)
                 return self._to_login(request, "idle" if idle else "expired")
-            if not is_background(request):
+            if not is_background(request) and now - last >= settings.SESSION_ACTIVITY_RESOLUTION:
+                # At most one session write a minute: the clock is then up to a minute early,
+                # which only ever shortens an idle session, never lengthens it.
                 request.session[LAST_ACTIVITY] = now
         response = self.get_response(request)
         if (request.headers.get("HX-Request") == "true" and response.status_code == 302

@@ -1,0 +1,45 @@
+"""A logged-in page view does not write the session row every time: activity is recorded at
+most once a minute, and the idle timeout still ends an idle session."""
+
+import time
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+pytestmark = pytest.mark.req("FND-PERF-001")
+
+
+def session_writes(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return sum(1 for q in queries if "django_session" in q["sql"]
+               and q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT")))
+
+
+def test_activity_is_written_at_most_once_a_minute(client, operator, password):
+    with time_machine.travel(time.time(), tick=False) as clock:
+        client.post(reverse("login"), {"username": "op1", "password": password})
+        clock.shift(5)
+        assert session_writes(client, reverse("home")) == 0
+        clock.shift(30)
+        assert session_writes(client, reverse("home")) == 0
+        clock.shift(30)  # more than a minute since the last recorded activity
+        assert session_writes(client, reverse("home")) == 1
+        assert session_writes(client, reverse("home")) == 0
+
+
+def test_the_idle_timeout_still_ends_a_session_idle_for_its_limit(client, operator, password,
+                                                                   settings):
+    settings.SESSION_IDLE_MINUTES = 15
+    with time_machine.travel(time.time(), tick=False) as clock:
+        client.post(reverse("login"), {"username": "op1", "password": password})
+        for _ in range(4):  # activity every 50 s: never more than a minute apart
+            clock.shift(50)
+            assert client.get(reverse("home")).status_code == 200
+        clock.shift(15 * 60 + 1)
+        response = client.get(reverse("home"))
+        assert response.status_code == 302
+        assert "timeout=idle" in response["Location"]
