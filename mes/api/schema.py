@@ -6,6 +6,10 @@ a lockout). Schemathesis holds the API to it (tests/test_api_fuzz.py)."""
 
 from __future__ import annotations
 
+from django.utils import translation
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.response import Response
+
 ERROR_BODY = {
     "type": "object",
     "required": ["code", "message", "fields"],
@@ -50,3 +54,23 @@ def declare_error_responses(result, generator, request, public):
             for status, description in statuses.items():
                 responses.setdefault(status, {"description": description, "content": body})
     return result
+
+
+class CachedSchemaView(SpectacularAPIView):
+    """The schema depends only on the code, so it is generated once per process (per deploy)
+    and version/language, not on every request."""
+
+    _schemas: dict = {}
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, translation.get_language(), self.serve_public)
+        schema = self._schemas.get(key)
+        if schema is None:
+            generator = self.generator_class(urlconf=self.urlconf, api_version=version,
+                                             patterns=self.patterns)
+            schema = self._schemas[key] = generator.get_schema(request=request,
+                                                               public=self.serve_public)
+        filename = self._get_filename(request, version)
+        return Response(data=schema,
+                        headers={"Content-Disposition": f'inline; filename="{filename}"'})

@@ -131,3 +131,25 @@ def test_an_unsupported_media_type_is_a_415_in_the_error_body(api, change):
     assert response.status_code == 415
     assert error_body(response)["code"] == "unsupported_media_type"
     assert ElectronicSignature.objects.count() == 0
+
+
+@pytest.mark.req("FND-PERF-002")
+def test_the_schema_is_generated_once_per_process_not_per_request(operator, monkeypatch):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from mes.api.schema import CachedSchemaView
+
+    CachedSchemaView._schemas.clear()
+    generated = []
+    original = SchemaGenerator.get_schema
+    monkeypatch.setattr(SchemaGenerator, "get_schema",
+                        lambda self, *a, **k: generated.append(1) or original(self, *a, **k))
+    client = APIClient()
+    client.force_authenticate(operator)
+
+    first = client.get("/api/v1/schema/", {"format": "json"})
+    second = client.get("/api/v1/schema/", {"format": "json"})
+
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert len(generated) == 1
