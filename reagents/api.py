@@ -193,7 +193,7 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(StockEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=UseSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # one list: every use of a lot
     def genealogy(self, request, pk=None):
         return Response(UseSerializer(selectors.recall_list(self.get_object()), many=True).data)
 
