@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from mes.errors import DomainError
 
@@ -31,6 +33,13 @@ def _flatten(detail) -> tuple[str, dict]:
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, OverflowError | DataError):
+        # A date or number beyond what the calendar or the column holds (year 9999 plus a
+        # time zone, a day after 31-12-9999): the caller's input, not our failure.
+        set_rollback()
+        return Response({"code": "out_of_range",
+                         "message": "A date or number in the request is out of range.",
+                         "fields": {}}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -153,3 +153,38 @@ def test_the_schema_is_generated_once_per_process_not_per_request(operator, monk
     assert first.status_code == second.status_code == 200
     assert first.content == second.content
     assert len(generated) == 1
+
+
+@pytest.mark.req("FND-API-005:out-of-range")
+@pytest.mark.parametrize("error", [OverflowError("date value out of range"),
+                                   "data-error"])
+def test_a_date_or_number_out_of_range_deep_in_a_service_is_a_400(api, monkeypatch, error):
+    from django.db import DataError
+
+    from mes.api import views
+
+    def overflowing(*args, **kwargs):
+        raise DataError("date/time field value out of range") if error == "data-error" else error
+
+    monkeypatch.setattr(views.SiteViewSet, "list", overflowing)
+
+    response = api.get("/api/v1/sites/")
+
+    assert response.status_code == 400
+    assert error_body(response)["code"] == "out_of_range"
+
+
+@pytest.mark.req("FND-API-005:out-of-range")
+def test_year_9999_with_a_time_zone_is_a_400_naming_the_field(client, roles, site):
+    from tests.mes.factories import person
+
+    planner = person("Planner", sites=[site], username="pl-9999")
+    api = APIClient()
+    api.force_authenticate(planner)
+
+    response = api.post("/api/v1/training/gate/", {
+        "at": "9999-12-31T23:59:59-05:00", "site": site.code, "person": planner.username,
+        "qualifications": ["SOP-001"]}, format="json")
+
+    assert response.status_code == 400
+    assert "at" in error_body(response)["fields"]
