@@ -1,5 +1,6 @@
-"""Deviations API: create (with an Idempotency-Key), list and filter, detail, acknowledge.
-Thin: querysets are scoped to the caller's sites and every write goes through a service."""
+"""Deviations API: create (with an Idempotency-Key), list and filter, detail, and the
+decisions (acknowledge, classify, investigate, dispose, close, cancel). Thin: querysets are
+scoped to the caller's sites and every write goes through a service."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from deviations import selectors
-from deviations.models import Classification, Deviation, PatientImpact, Source, Status
+from deviations.models import (
+    Classification,
+    Deviation,
+    Disposition,
+    Investigation,
+    PatientImpact,
+    Source,
+    Status,
+)
 from deviations.services import raise_deviation, workflow
 from mes.api.idempotency import idempotent
 from mes.errors import DomainError
@@ -59,6 +68,35 @@ class RaiseSerializer(serializers.Serializer):
 class AcknowledgeSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"})
     note = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class ClassifySerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"})
+    classification = serializers.ChoiceField(Classification.choices)
+    patient_impact = serializers.ChoiceField(PatientImpact.choices)
+    rationale = serializers.CharField()
+
+
+class InvestigateSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"})
+    root_cause_category = serializers.ChoiceField(Investigation.RootCause.choices)
+    narrative = serializers.CharField()
+
+
+class DisposeSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"})
+    decision = serializers.ChoiceField(Disposition.Decision.choices)
+    rationale = serializers.CharField()
+
+
+class CloseSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"})
+    summary = serializers.CharField()
+    justification = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField()
 
 
 class CanSeeDeviations(permissions.BasePermission):
@@ -140,3 +178,47 @@ class DeviationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             request=request._request)
         deviation = self.get_queryset().get(pk=deviation.pk)
         return Response(DeviationSerializer(deviation).data)
+
+    def _decide(self, request, incoming_class, service, *, signed: bool = True):
+        """Validate, call the workflow service (which refuses with a 4xx JSON body), answer
+        with the deviation as it now stands."""
+        deviation = self.get_object()
+        incoming = incoming_class(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        if signed:
+            data["request"] = request._request
+        service(actor=request.user, deviation=deviation, **data)
+        deviation = self.get_queryset().get(pk=deviation.pk)
+        return Response(DeviationSerializer(deviation).data)
+
+    @extend_schema(request=ClassifySerializer, responses={200: DeviationSerializer})
+    @action(detail=True, methods=["post"])
+    def classify(self, request, pk=None):
+        """Confirm the classification, signed *reviewed*; never by the raiser (403)."""
+        return self._decide(request, ClassifySerializer, workflow.classify_deviation)
+
+    @extend_schema(request=InvestigateSerializer, responses={200: DeviationSerializer})
+    @action(detail=True, methods=["post"])
+    def investigate(self, request, pk=None):
+        """Record the investigation, signed *authored*; never by the raiser (403)."""
+        return self._decide(request, InvestigateSerializer, workflow.record_investigation)
+
+    @extend_schema(request=DisposeSerializer, responses={200: DeviationSerializer})
+    @action(detail=True, methods=["post"])
+    def dispose(self, request, pk=None):
+        """Sign the disposition of the material, *approved*; never by the raiser (403)."""
+        return self._decide(request, DisposeSerializer, workflow.dispose_material)
+
+    @extend_schema(request=CloseSerializer, responses={200: DeviationSerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close, signed *approved*; never by the raiser (403)."""
+        return self._decide(request, CloseSerializer, workflow.close_deviation)
+
+    @extend_schema(request=CancelSerializer, responses={200: DeviationSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel with a reason (QA); never by the raiser (403)."""
+        return self._decide(request, CancelSerializer, workflow.cancel_deviation,
+                            signed=False)

@@ -1,7 +1,8 @@
 """Training API: read certifications and training records (scoped to the caller's sites),
 ask the gate, and record a completion from the external learning system (idempotent: the
 ``Idempotency-Key`` header replays the first answer, and the system's own reference is
-recorded once)."""
+recorded once). A completion is recorded by the calling account and awaits the named
+trainer's signature before it counts."""
 
 from __future__ import annotations
 
@@ -69,7 +70,11 @@ class CertificationSerializer(serializers.ModelSerializer):
 
 class TrainingRecordSerializer(serializers.ModelSerializer):
     trainee = serializers.CharField(source="trainee.username")
-    trainer = serializers.CharField(source="trainer.username")
+    trainer = serializers.CharField(source="trainer.username",
+                                    help_text="The trainer who verifies (signs) the record.")
+    recorded_by = serializers.CharField(
+        source="recorded_by.username",
+        help_text="Who entered the record: the trainee, or the learning system's account.")
     sop = serializers.CharField(source="sop_revision.document.number")
     revision = serializers.CharField(source="sop_revision.revision")
     site = serializers.CharField(source="site.code")
@@ -80,8 +85,9 @@ class TrainingRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRecord
-        fields = ["id", "trainee", "trainer", "sop", "revision", "site", "trained_on",
-                  "assessment", "status", "source", "external_reference", "signatures"]
+        fields = ["id", "trainee", "trainer", "recorded_by", "sop", "revision", "site",
+                  "trained_on", "assessment", "status", "source", "external_reference",
+                  "signatures"]
 
     def get_signatures(self, record) -> list[str]:
         return [f"{s.printed_name} ({s.meaning}, {s.signed_at.isoformat()})"

@@ -125,7 +125,8 @@ def load() -> dict:
     records.record_training(actor=omar, password=DEMO_PASSWORD,
                             sop_revision=revisions["ACT-TRANS"], trainer=trainer, site=lei,
                             trained_on=ago(1), assessment="passed")
-    # A completion reported by the learning system.
+    # A completion reported by the learning system: recorded by the integration's account,
+    # it waits for the named trainer's signature like any other record.
     with audit.acting_as(trainer):
         records.record_external_completion(
             actor=trainer, trainee=people["supervisor"], trainer=trainer,

@@ -161,8 +161,9 @@ class QualificationSOP(GMPModel):
 class TrainingRecord(Signable, GMPModel):
     """A person trained on an SOP revision: signed by the trainee (*trained*) and then by the
     trainer (*verified*). It counts for the gate once complete with a passed assessment.
-    Records imported from the external learning system arrive complete; their signatures
-    live in that validated system, referenced by ``external_reference``."""
+    A completion reported by the external learning system (``external_reference``) is
+    recorded by the integration account (``recorded_by``) and awaits the named trainer's
+    *verified* signature like any other: nobody attests it until they sign."""
 
     class Status(models.TextChoices):
         AWAITING_VERIFICATION = "awaiting_verification", "Awaiting trainer verification"

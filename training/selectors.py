@@ -138,7 +138,8 @@ def certifications_of(person: User, *, sites) -> QuerySet[Certification]:
 
 
 def training_records(queryset: QuerySet[TrainingRecord]) -> QuerySet[TrainingRecord]:
-    return (queryset.select_related("trainee", "trainer", "site", "sop_revision__document")
+    return (queryset.select_related("trainee", "trainer", "recorded_by", "site",
+                                   "sop_revision__document")
             .prefetch_related(_signatures_of(TrainingRecord))
             .order_by("-trained_on", "-pk"))
 

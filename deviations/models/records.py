@@ -34,17 +34,20 @@ class DeviationRecord(GMPModel):
 
 
 class NotByTheRaiser:
-    """The person who raised a deviation does not sign its disposition or closure."""
+    """The person who raised a deviation does not sign a judgement on it (its
+    classification, investigation, disposition or closure): the services refuse first
+    (deviations.services.independence); this is the signature's own check."""
 
     def check_signer(self, user, meaning: str) -> None:
         super().check_signer(user, meaning)
         if user.pk == self.deviation.detected_by_id:
             raise SignatureRefused(
                 f"{user.full_name} raised deviation {self.deviation.number} and may not sign "
-                f"its {self._meta.verbose_name}; another QA person must.")
+                f"its {self._meta.verbose_name}; another person must.",
+                code="independence_required")
 
 
-class ClassificationDecision(AppendOnly, Signable, DeviationRecord):
+class ClassificationDecision(NotByTheRaiser, AppendOnly, Signable, DeviationRecord):
     """QA confirms (or changes) the provisional classification and patient impact."""
 
     classification = models.CharField(max_length=16, choices=Classification.choices)
@@ -81,7 +84,7 @@ class Disposition(NotByTheRaiser, AppendOnly, Signable, DeviationRecord):
         return self.get_decision_display()
 
 
-class Investigation(AppendOnly, Signable, DeviationRecord):
+class Investigation(NotByTheRaiser, AppendOnly, Signable, DeviationRecord):
     """Root cause (category and narrative), signed *authored* by the investigator; a later
     revision is a new row."""
 

@@ -52,15 +52,18 @@ def escalate_deviation(*, deviation_id: int, now: datetime | None = None) -> int
                 deviation.save(update_fields=["next_escalation_at"])
                 break
             level = levels[deviation.escalation_level]
-            if _record_escalation(deviation, kind, due, level, actor, now):
-                told += 1
+            recorded = _record_escalation(deviation, kind, due, level, actor, now)
+            told += recorded
             deviation.escalation_level += 1
             deviation.next_escalation_at = ladder.next_escalation_at(
                 due, deviation.escalation_level, levels)
+            deadline = (f"{EscalationEvent.Deadline(kind).label.lower()} deadline of "
+                        f"{due:%Y-%m-%d %H:%M} UTC")
             audit.stamp(deviation, user=actor, reason=(
                 f"Escalated to level {deviation.escalation_level} ({level.name}): the "
-                f"{EscalationEvent.Deadline(kind).label.lower()} deadline of "
-                f"{due:%Y-%m-%d %H:%M} UTC passed"))
+                f"{deadline} passed" if recorded else
+                f"Level {deviation.escalation_level} ({level.name}) was already told of the "
+                f"{deadline}"))
             deviation.save(update_fields=["escalation_level", "next_escalation_at"])
     return told
 

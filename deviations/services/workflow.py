@@ -28,6 +28,7 @@ from deviations.models import (
 )
 from deviations.services import deadlines
 from deviations.services.escalation import refresh_next_escalation
+from deviations.services.independence import require_independence
 from mes import audit
 from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired
 from mes.models import Meaning, User
@@ -107,10 +108,11 @@ def acknowledge_deviation(*, actor: User, password: str, deviation: Deviation,
 def classify_deviation(*, actor: User, password: str, deviation: Deviation,
                        classification: str, patient_impact: str, rationale: str,
                        request: HttpRequest | None = None) -> ClassificationDecision:
-    """QA confirms or changes the provisional classification, signed *reviewed*; the
-    deadlines are recomputed from the detection time, and an escalation that is now already
-    due is queued after commit."""
+    """QA confirms or changes the provisional classification, signed *reviewed* by someone
+    other than the raiser; the deadlines are recomputed from the detection time, and an
+    escalation that is now already due is queued after commit."""
     _require(actor, "deviations.classify_deviation", "classify deviations")
+    require_independence(actor, deviation, "classify")
     if classification not in Classification.values:
         raise DomainError("Choose minor, major or critical.", code="invalid",
                           fields={"classification": ["Not valid."]})
@@ -150,6 +152,7 @@ def dispose_material(*, actor: User, password: str, deviation: Deviation, decisi
     """QA decides what happens to the affected material, signed *approved* by someone other
     than the person who raised the deviation."""
     _require(actor, "deviations.dispose_deviation", "sign dispositions")
+    require_independence(actor, deviation, "dispose")
     if decision not in Disposition.Decision.values:
         raise DomainError("Choose continue, hold, discard or use under concession.",
                           code="invalid", fields={"decision": ["Not valid."]})
@@ -171,9 +174,10 @@ def dispose_material(*, actor: User, password: str, deviation: Deviation, decisi
 def record_investigation(*, actor: User, password: str, deviation: Deviation,
                          root_cause_category: str, narrative: str,
                          request: HttpRequest | None = None) -> Investigation:
-    """The investigator records the root cause, signed *authored*; a revision is a new
-    signed record, the earlier one stays."""
+    """The investigator, never the raiser, records the root cause, signed *authored*; a
+    revision is a new signed record, the earlier one stays."""
     _require(actor, "deviations.investigate_deviation", "investigate deviations")
+    require_independence(actor, deviation, "investigate")
     if root_cause_category not in Investigation.RootCause.values:
         raise DomainError("Choose a root-cause category.", code="invalid",
                           fields={"root_cause_category": ["Not valid."]})
@@ -246,6 +250,7 @@ def close_deviation(*, actor: User, password: str, deviation: Deviation, summary
     investigation, a disposition where one was due, and every CAPA action done - or a
     justification for the open ones, which the signature then covers."""
     _require(actor, "deviations.close_deviation", "close deviations")
+    require_independence(actor, deviation, "close")
     summary = _text(summary, "summary", "A closing summary")
     justification = (justification or "").strip()
     signer = reauthenticate(user=actor, password=password, request=request)
@@ -279,8 +284,10 @@ def close_deviation(*, actor: User, password: str, deviation: Deviation, summary
 
 @transaction.atomic
 def cancel_deviation(*, actor: User, deviation: Deviation, reason: str) -> Deviation:
-    """Only QA cancels (raised in error, a duplicate), with a reason; never deleted."""
+    """Only QA, never the raiser, cancels (raised in error, a duplicate), with a reason;
+    never deleted."""
     _require(actor, "deviations.cancel_deviation", "cancel deviations (QA only)")
+    require_independence(actor, deviation, "cancel")
     reason = (reason or "").strip()
     if not reason:
         raise ReasonForChangeRequired("A reason is required to cancel a deviation.",

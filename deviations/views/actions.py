@@ -14,16 +14,31 @@ from django.views.decorators.http import require_POST
 from deviations import forms, selectors
 from deviations.models import CapaAction, DeviationAttachment
 from deviations.services import workflow
+from deviations.services.independence import require_independence
 from mes.errors import DomainError
 from mes.forms import SignForm
 from mes.models import Meaning
 from mes.ui import render_sign_dialog, signed_response
 
 
+def _refused(request, deviation, *, title: str, error: DomainError):
+    """Say why the action cannot be signed instead of offering the password dialog."""
+    template = "deviations/_refused_dialog.html" if request.htmx else \
+        "deviations/refused_page.html"
+    return render(request, template, {"title": title, "error": error,
+                                      "deviation": deviation}, status=error.status)
+
+
 def _signed_flow(request, deviation, *, form, title: str, meaning: str, summary, action: str,
-                 perform, done: str):
+                 perform, done: str, independent: str | None = None):
     """Form invalid -> the form again (in the dialog); valid -> sign dialog; password ->
-    the service; a DomainError shows in the dialog, nothing is written."""
+    the service; a DomainError shows in the dialog, nothing is written. An ``independent``
+    action the raiser may not take is refused before any dialog."""
+    if independent:
+        try:
+            require_independence(request.user, deviation, independent)
+        except DomainError as error:
+            return _refused(request, deviation, title=title, error=error)
     if not form.is_valid():
         template = "deviations/_form_dialog.html" if request.htmx else \
             "deviations/form_page.html"
@@ -80,7 +95,7 @@ def classify(request, pk: int):
         action=reverse("deviations:classify", args=[pk]),
         perform=lambda d, pw: workflow.classify_deviation(
             actor=request.user, password=pw, deviation=deviation, request=request, **d),
-        done=f"Classification of {deviation.number} signed.")
+        done=f"Classification of {deviation.number} signed.", independent="classify")
 
 
 @login_required
@@ -97,7 +112,7 @@ def dispose(request, pk: int):
         action=reverse("deviations:dispose", args=[pk]),
         perform=lambda d, pw: workflow.dispose_material(
             actor=request.user, password=pw, deviation=deviation, request=request, **d),
-        done=f"Disposition for {deviation.number} signed.")
+        done=f"Disposition for {deviation.number} signed.", independent="dispose")
 
 
 @login_required
@@ -115,7 +130,7 @@ def investigate(request, pk: int):
         action=reverse("deviations:investigate", args=[pk]),
         perform=lambda d, pw: workflow.record_investigation(
             actor=request.user, password=pw, deviation=deviation, request=request, **d),
-        done=f"Investigation of {deviation.number} signed.")
+        done=f"Investigation of {deviation.number} signed.", independent="investigate")
 
 
 @login_required
@@ -131,7 +146,7 @@ def close(request, pk: int):
         action=reverse("deviations:close", args=[pk]),
         perform=lambda d, pw: workflow.close_deviation(
             actor=request.user, password=pw, deviation=deviation, request=request, **d),
-        done=f"{deviation.number} closed and signed.")
+        done=f"{deviation.number} closed and signed.", independent="close")
 
 
 @login_required

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from deviations import forms, selectors
 from deviations.models import Status
+from deviations.services.independence import independence_refusal
 
 PAGE_SIZE = 100
 
@@ -83,21 +84,27 @@ def detail(request, pk: int):
     css, words, due = time_left(deviation, timezone.now())
     active = deviation.is_active
     acknowledged = active and deviation.status != Status.OPEN
+    allowed = {
+        "acknowledge": deviation.status == Status.OPEN
+        and user.has_perm("deviations.acknowledge_deviation"),
+        "classify": active and user.has_perm("deviations.classify_deviation"),
+        "dispose": acknowledged and user.has_perm("deviations.dispose_deviation"),
+        "investigate": acknowledged and user.has_perm("deviations.investigate_deviation"),
+        "capa": acknowledged and user.has_perm("deviations.manage_capa"),
+        "close": acknowledged and user.has_perm("deviations.close_deviation"),
+        "cancel": active and user.has_perm("deviations.cancel_deviation"),
+        "immediate": active and user.has_perm("deviations.raise_deviation"),
+    }
+    # An action the person could otherwise take but may not, as the deviation's raiser, is
+    # not offered: the page says why instead (UI.md, signing).
+    blocked = {action: reason for action, ok in allowed.items()
+               if ok and (reason := independence_refusal(user, deviation, action))}
     return render(request, "deviations/detail.html", {
         "deviation": deviation, "time_css": css, "time_words": words, "due": due,
         "timeline": selectors.timeline(deviation),
         "capas": list(deviation.capaactions.all()),
-        "can": {
-            "acknowledge": deviation.status == Status.OPEN
-            and user.has_perm("deviations.acknowledge_deviation"),
-            "classify": active and user.has_perm("deviations.classify_deviation"),
-            "dispose": acknowledged and user.has_perm("deviations.dispose_deviation"),
-            "investigate": acknowledged and user.has_perm("deviations.investigate_deviation"),
-            "capa": acknowledged and user.has_perm("deviations.manage_capa"),
-            "close": acknowledged and user.has_perm("deviations.close_deviation"),
-            "cancel": active and user.has_perm("deviations.cancel_deviation"),
-            "immediate": active and user.has_perm("deviations.raise_deviation"),
-        },
+        "can": {action: ok and action not in blocked for action, ok in allowed.items()},
+        "blocked": blocked,
         "forms": {
             "acknowledge": forms.AcknowledgeForm(), "classify": forms.ClassifyForm(initial={
                 "classification": deviation.classification,

@@ -37,7 +37,12 @@ def log_in(page: Page, base_url: str, username: str) -> None:
     expect(page.locator(".who-name")).to_be_visible()
 
 
-@pytest.mark.req("DEV-RAISE-002", "DEV-UI-001", "DEV-SIG-001", "DEV-ESC-003")
+@pytest.mark.req(
+    "DEV-RAISE-002:terminal",
+    "DEV-UI-001:order",
+    "DEV-SIG-001:acknowledge",
+    "DEV-ESC-003:badge",
+)
 def test_operator_raises_on_the_terminal_and_qa_acknowledges_from_the_board(
     page: Page, live_server, operator, qa, screenshot, browser_errors,
 ):

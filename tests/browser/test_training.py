@@ -55,7 +55,12 @@ def log_in(page: Page, base_url: str, username: str) -> None:
     expect(page.locator(".who-name")).to_be_visible()
 
 
-@pytest.mark.req("TRN-UI-001", "TRN-UI-002", "TRN-CERT-001")
+@pytest.mark.req(
+    "TRN-UI-001:states",
+    "TRN-UI-002:sign-flows",
+    "TRN-UI-002:shows",
+    "TRN-CERT-001:signed",
+)
 def test_a_trainer_grants_a_certification_and_the_matrix_shows_it(
     page: Page, live_server, trainer, operator, screenshot, browser_errors,
 ):

@@ -21,7 +21,7 @@ from tests.permission_matrix import (
 URL = "/api/v1/deviations/"
 
 
-@pytest.mark.req("DEV-API-001", "DEV-RAISE-001")
+@pytest.mark.req("DEV-API-001:create", "DEV-RAISE-001:records")
 def test_create_with_an_idempotency_key_raises_once(db, site, operator, qa_user):
     client = api_client(operator)
     body = {"site": site.code, "title": "Incubator door alarm",
@@ -38,7 +38,7 @@ def test_create_with_an_idempotency_key_raises_once(db, site, operator, qa_user)
     assert first.json()["subject_type"] == "mes.site"
 
 
-@pytest.mark.req("DEV-API-001")
+@pytest.mark.req("DEV-API-001:bad-input")
 def test_bad_input_is_a_4xx_error_body_and_writes_nothing(db, site, other_site, operator):
     client = api_client(operator)
     for body in ({"site": site.code, "title": "", "description": "x"},
@@ -53,7 +53,7 @@ def test_bad_input_is_a_4xx_error_body_and_writes_nothing(db, site, other_site, 
     assert not Deviation.objects.exists()
 
 
-@pytest.mark.req("DEV-API-001")
+@pytest.mark.req("DEV-API-001:list-detail")
 def test_list_filters_and_detail(db, site, operator, qa_user):
     critical = raised(operator, site, classification="critical", batch_number="B-1")
     raised(operator, site, classification="minor")
@@ -68,7 +68,12 @@ def test_list_filters_and_detail(db, site, operator, qa_user):
         critical.number, site.code, "open")
 
 
-@pytest.mark.req("DEV-API-001", "DEV-SIG-001")
+@pytest.mark.req(
+    "DEV-API-001:acknowledge",
+    "DEV-SIG-001:acknowledge",
+    "DEV-SIG-001:unauthorised",
+    "DEV-SIG-001:wrong-password",
+)
 def test_acknowledge_through_the_api_is_signed(db, site, operator, qa_user, password):
     deviation = raised(operator, site, classification="critical")
     client = api_client(qa_user)
@@ -86,7 +91,7 @@ def test_acknowledge_through_the_api_is_signed(db, site, operator, qa_user, pass
     assert done.json()["acknowledged_by"] == qa_user.username
 
 
-@pytest.mark.req("DEV-SCOPE-001", "DEV-API-001")
+@pytest.mark.req("DEV-SCOPE-001:api")
 def test_the_api_permission_matrix(db, site, other_site, operator, qa_user, roles):
     deviation = raised(operator, site)
     nobody = person(None, sites=[site], username="visitor")
@@ -96,7 +101,7 @@ def test_the_api_permission_matrix(db, site, other_site, operator, qa_user, role
                               ALLOWED: qa_user}, API, error_body=True)
 
 
-@pytest.mark.req("DEV-API-001", "DEV-RAISE-001")
+@pytest.mark.req("DEV-API-001:create", "DEV-RAISE-001:refusals")
 def test_raising_through_the_api_needs_the_raise_permission_whatever_the_source(db, site):
     viewer = person(None, sites=[site], username="viewer")
     viewer.user_permissions.add(Permission.objects.get(

@@ -5,7 +5,7 @@ from deviations.models import Deviation, EscalationEvent, Status
 from mes import demo as kernel_demo
 
 
-@pytest.mark.req("DEV-DEMO-001")
+@pytest.mark.req("DEV-DEMO-001:stages", "DEV-DEMO-001:idempotent")
 def test_the_demo_shows_every_stage_and_loads_once(db, roles):
     kernel_demo.load()
     demo.load()

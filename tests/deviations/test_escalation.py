@@ -12,6 +12,7 @@ from django.db import connection
 from deviations.models import Deviation, EscalationEvent, EscalationLevel
 from deviations.services import escalation, workflow
 from deviations.tasks import escalate_overdue_deviations
+from mes import audit
 from mes.models import Notification
 from tests.deviations.factories import raised
 from tests.mes.factories import SiteFactory, person
@@ -41,7 +42,12 @@ def told(deviation) -> list[tuple[int, str]]:
                 .order_by("level").values_list("level", "notified"))
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req(
+    "DEV-ESC-002:on-time",
+    "DEV-ESC-002:once",
+    "DEV-ESC-002:recorded",
+    "DEV-ESC-002:notified",
+)
 def test_escalation_climbs_the_ladder_at_the_right_moments_once_per_level(
         db, site, operator, ladder, django_capture_on_commit_callbacks, mailoutbox):
     with time_machine.travel(T0, tick=False):
@@ -80,7 +86,7 @@ def test_escalation_climbs_the_ladder_at_the_right_moments_once_per_level(
     assert [m.to for m in mailoutbox] == [[ladder["lead"].email]]  # the first run's e-mail
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:once")
 def test_a_worker_that_was_down_tells_each_missed_level_once(db, site, operator, ladder):
     with time_machine.travel(T0, tick=False):
         deviation = raised(operator, site, classification="critical")
@@ -89,7 +95,37 @@ def test_a_worker_that_was_down_tells_each_missed_level_once(db, site, operator,
     assert run_at(T0 + timedelta(hours=3)) == 0
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:once")
+def test_a_level_already_told_is_never_told_again(
+        db, site, operator, ladder, django_capture_on_commit_callbacks, mailoutbox):
+    # Given a deviation whose level 2 was told at the deadline
+    with time_machine.travel(T0, tick=False):
+        deviation = raised(operator, site, classification="critical")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_at(T0 + timedelta(minutes=15)) == 1
+    escalated = Notification.objects.filter(subject__startswith="ESCALATED")
+    assert (told(deviation), escalated.count(), len(mailoutbox)) == (
+        [(2, "Quinta Quality")], 1, 1)
+    # and a deviation whose counter is behind what was told (a stale copy saved it back)
+    deviation.refresh_from_db()
+    deviation.escalation_level = 1
+    deviation.next_escalation_at = T0 + timedelta(minutes=15)
+    audit.stamp(deviation, user=None, reason="Stale escalation counter (test)")
+    deviation.save()
+    # When escalation runs again for the same deadline
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_at(T0 + timedelta(minutes=15)) == 0
+    # Then the level is not told twice: one event, one notification, one e-mail
+    assert told(deviation) == [(2, "Quinta Quality")]
+    assert escalated.count() == 1 and len(mailoutbox) == 1
+    deviation.refresh_from_db()
+    assert deviation.escalation_level == 2
+    assert deviation.history.order_by("-history_id").first().history_change_reason == (
+        "Level 2 (QA lead) was already told of the acknowledgement deadline of "
+        "2026-03-03 09:15 UTC")
+
+
+@pytest.mark.req("DEV-ESC-002:on-time")
 def test_acknowledging_stops_the_climb_and_the_disposition_deadline_takes_over(
         db, site, operator, ladder, password):
     with time_machine.travel(T0, tick=False):
@@ -105,7 +141,7 @@ def test_acknowledging_stops_the_climb_and_the_disposition_deadline_takes_over(
     assert [(e.deadline, e.level) for e in events] == [("acknowledge", 2), ("disposition", 2)]
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:on-time")
 def test_a_signed_disposition_stops_the_disposition_escalation(db, site, operator, ladder,
                                                               password):
     with time_machine.travel(T0, tick=False):
@@ -118,7 +154,7 @@ def test_a_signed_disposition_stops_the_disposition_escalation(db, site, operato
     assert not EscalationEvent.objects.exists()
 
 
-@pytest.mark.req("DEV-ESC-002", "DEV-DL-001")
+@pytest.mark.req("DEV-ESC-002:task", "DEV-DL-001:reclassify")
 def test_reclassifying_to_critical_queues_an_escalation_after_commit(
         db, site, operator, ladder, password, django_capture_on_commit_callbacks):
     with time_machine.travel(T0, tick=False):
@@ -134,7 +170,7 @@ def test_reclassifying_to_critical_queues_an_escalation_after_commit(
     assert told(deviation) == [(2, "Quinta Quality")]
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:on-time")
 def test_the_default_ladder_tells_qa_then_the_qualified_person(db, site, operator, qa_user,
                                                                qp):
     with time_machine.travel(T0, tick=False):
@@ -144,7 +180,7 @@ def test_the_default_ladder_tells_qa_then_the_qualified_person(db, site, operato
     assert run_at(T0 + timedelta(hours=40)) == 0
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:on-time")
 def test_closed_and_cancelled_deviations_never_escalate(db, site, operator, ladder):
     with time_machine.travel(T0, tick=False):
         deviation = raised(operator, site, classification="critical")
@@ -154,7 +190,7 @@ def test_closed_and_cancelled_deviations_never_escalate(db, site, operator, ladd
     assert not EscalationEvent.objects.exists()
 
 
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:task")
 def test_the_task_acknowledges_late(db):
     assert escalate_overdue_deviations.acks_late is True
     assert escalate_overdue_deviations.reject_on_worker_lost is True
@@ -165,7 +201,7 @@ def test_the_task_acknowledges_late(db):
 
 
 @pytest.mark.postgres
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:once")
 def test_two_runs_at_once_escalate_once(transactional_db, roles):
     site = SiteFactory(code="PLANT1")
     reporter = person("Operator", sites=[site], username="op1")
@@ -190,4 +226,47 @@ def test_two_runs_at_once_escalate_once(transactional_db, roles):
         thread.join()
     assert sum(results) == 1
     assert EscalationEvent.objects.filter(deviation=deviation).count() == 1
+    assert Deviation.objects.get(pk=deviation.pk).escalation_level == 2
+    # the level (the Qualified Person of the default ladder) is told once
+    assert list(Notification.objects.filter(subject__startswith="ESCALATED")
+                .values_list("recipient__username", flat=True)) == ["qp1"]
+
+
+@pytest.mark.postgres
+@pytest.mark.req("DEV-ESC-002:once")
+def test_runs_at_once_on_a_stale_counter_tell_the_level_once(transactional_db, roles):
+    # Given a deviation whose level 2 was told, with its counter set back (a stale copy)
+    site = SiteFactory(code="PLANT1")
+    reporter = person("Operator", sites=[site], username="op1")
+    person("QA Reviewer", sites=[site], username="qa1")
+    person("Qualified Person", sites=[site], username="qp1")
+    with time_machine.travel(T0, tick=False):
+        deviation = raised(reporter, site, classification="critical")
+    due = T0 + timedelta(minutes=20)
+    assert escalation.escalate_overdue(now=due) == 1
+    deviation.refresh_from_db()
+    deviation.escalation_level = 1
+    deviation.next_escalation_at = T0 + timedelta(minutes=15)
+    audit.stamp(deviation, user=None, reason="Stale escalation counter (test)")
+    deviation.save()
+    results = []
+    barrier = threading.Barrier(4)
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(escalation.escalate_deviation(deviation_id=deviation.pk, now=due))
+        finally:
+            connection.close()
+
+    # When four runs escalate it at once
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then nobody is told again
+    assert sum(results) == 0
+    assert EscalationEvent.objects.filter(deviation=deviation).count() == 1
+    assert Notification.objects.filter(subject__startswith="ESCALATED").count() == 1
     assert Deviation.objects.get(pk=deviation.pk).escalation_level == 2

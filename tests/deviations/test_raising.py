@@ -18,7 +18,7 @@ from deviations.models import (
     EscalationLevel,
 )
 from deviations.services import raise_deviation
-from mes.errors import DomainError, PermissionRefused
+from mes.errors import DomainError
 from mes.models import Notification, Site, User
 from tests.deviations.factories import raised
 from tests.mes.factories import SiteFactory, person
@@ -26,7 +26,7 @@ from tests.mes.factories import SiteFactory, person
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><polyline points="0,0 1,1"/></svg>'
 
 
-@pytest.mark.req("DEV-REC-001")
+@pytest.mark.req("DEV-REC-001:format", "DEV-REC-001:no-gaps")
 def test_numbers_run_per_site_and_year_without_gaps(db, site, other_site, operator):
     person_at_both = person("Operator", sites=[site, other_site], username="op9")
     with time_machine.travel(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), tick=False):
@@ -40,7 +40,7 @@ def test_numbers_run_per_site_and_year_without_gaps(db, site, other_site, operat
         "DEV-PLANT1-2027-0001"]
 
 
-@pytest.mark.req("DEV-REC-001")
+@pytest.mark.req("DEV-REC-001:format")
 def test_the_year_is_the_sites_local_year(db, site, operator):
     # 23:30 UTC on 31 December is already New Year in Amsterdam
     with time_machine.travel(datetime(2026, 12, 31, 23, 30, tzinfo=UTC), tick=False):
@@ -49,7 +49,7 @@ def test_the_year_is_the_sites_local_year(db, site, operator):
 
 
 @pytest.mark.postgres
-@pytest.mark.req("DEV-REC-001")
+@pytest.mark.req("DEV-REC-001:no-gaps")
 def test_concurrent_raising_gives_each_number_once(transactional_db, roles):
     site = SiteFactory(code="PLANT1")
     people = [person("Operator", sites=[site], username=f"op{n}") for n in range(6)]
@@ -73,7 +73,7 @@ def test_concurrent_raising_gives_each_number_once(transactional_db, roles):
     assert DeviationCounter.objects.get().last_sequence == 6
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:records")
 def test_an_automatic_deviation_keeps_its_subject_rule_data_and_attachments(
         db, site, operator, other_site):
     subject = other_site  # any saved record: a suite, a lot, a custody event
@@ -97,7 +97,7 @@ def test_an_automatic_deviation_keeps_its_subject_rule_data_and_attachments(
     assert deviation.history.get().history_user == operator
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:caller-transaction")
 def test_a_refused_caller_rolls_the_deviation_back(db, site, operator, qa_user):
     class CallerRefused(Exception):
         pass
@@ -111,17 +111,21 @@ def test_a_refused_caller_rolls_the_deviation_back(db, site, operator, qa_user):
     assert not Notification.objects.exists()
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:refusals")
 def test_manual_raising_needs_the_permission_and_the_site(db, site, other_site, roles):
     outsider = person("Operator", sites=[other_site], username="op-bos")
     nobody = person(None, sites=[site], username="visitor")
     for reporter in (outsider, nobody):
-        with pytest.raises(PermissionRefused):
+        with pytest.raises(DomainError) as refused:
             raised(reporter, site)
+        assert refused.value.code == "permission_denied"
     assert not Deviation.objects.exists()
+    assert not Deviation.history.exists()
+    assert not DeviationCounter.objects.filter(last_sequence__gt=0).exists()
+    assert not Notification.objects.exists()
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:refusals")
 @pytest.mark.parametrize("field, value", [("classification", "catastrophic"),
                                           ("patient_impact", "maybe"), ("source", "rumour"),
                                           ("title", "  ")])
@@ -129,18 +133,25 @@ def test_bad_input_is_refused_with_a_message_and_nothing_written(db, site, opera
                                                                  field, value):
     with pytest.raises(DomainError) as refused:
         raised(operator, site, **{field: value})
-    assert refused.value.message
+    assert refused.value.code == "invalid"
+    assert field in refused.value.fields and refused.value.message
     assert not Deviation.objects.exists()
+    assert not Deviation.history.exists()
+    assert not Notification.objects.exists()
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:refusals")
 def test_an_automatic_deviation_names_its_rule(db, site, operator):
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         raised(operator, site, source="automatic", rule="")
+    assert refused.value.code == "invalid"
+    assert "rule" in refused.value.fields
     assert not Deviation.objects.exists()
+    assert not Deviation.history.exists()
+    assert not Notification.objects.exists()
 
 
-@pytest.mark.req("DEV-DL-001")
+@pytest.mark.req("DEV-DL-001:defaults")
 @pytest.mark.parametrize("classification, impact, acknowledge, disposition", [
     ("critical", "unknown", timedelta(minutes=15), timedelta(hours=2)),
     ("minor", "yes", timedelta(minutes=15), timedelta(hours=2)),
@@ -159,7 +170,7 @@ def test_default_deadlines_follow_class_and_patient_impact(db, site, operator, c
     assert deviation.next_escalation_at == deviation.acknowledge_due_at
 
 
-@pytest.mark.req("DEV-DL-001")
+@pytest.mark.req("DEV-DL-001:defaults")
 def test_two_working_days_skip_the_weekend(db, site, operator):
     friday = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
     with time_machine.travel(friday, tick=False):
@@ -167,7 +178,7 @@ def test_two_working_days_skip_the_weekend(db, site, operator):
     assert deviation.acknowledge_due_at == datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # Tuesday
 
 
-@pytest.mark.req("DEV-DL-001")
+@pytest.mark.req("DEV-DL-001:site-policy")
 def test_a_sites_own_policy_replaces_the_default(db, site, operator, qa_user):
     DeadlinePolicy.objects.create(site=site, tier="major", acknowledge_amount=30,
                                   acknowledge_unit="minutes", disposition_amount=8,
@@ -179,7 +190,7 @@ def test_a_sites_own_policy_replaces_the_default(db, site, operator, qa_user):
     assert deviation.disposition_due_at == start + timedelta(hours=8)
 
 
-@pytest.mark.req("DEV-ESC-001")
+@pytest.mark.req("DEV-ESC-001:first-level")
 def test_the_first_level_is_told_in_the_inbox_and_by_email_after_commit(
         db, site, operator, qa_user, django_capture_on_commit_callbacks, mailoutbox):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -194,7 +205,7 @@ def test_the_first_level_is_told_in_the_inbox_and_by_email_after_commit(
     assert [m.to for m in mailoutbox] == [[qa_user.email]]
 
 
-@pytest.mark.req("DEV-ESC-001")
+@pytest.mark.req("DEV-ESC-001:ladder")
 def test_a_configured_first_level_replaces_the_default(db, site, operator, qa_user, roles):
     lead = person("QA Reviewer", sites=[site], username="qalead", full_name="Lena Lead")
     EscalationLevel.objects.create(site=site, position=1, name="QA lead", person=lead)
@@ -203,7 +214,7 @@ def test_a_configured_first_level_replaces_the_default(db, site, operator, qa_us
         "qalead"]
 
 
-@pytest.mark.req("DEV-BLK-001")
+@pytest.mark.req("DEV-BLK-001:open-for")
 def test_open_deviations_for_a_record_a_batch_or_a_patient(db, site, other_site, operator):
     on_record = raised(operator, site, subject=other_site)
     on_batch = raised(operator, site, batch_number="B-7")
@@ -218,7 +229,7 @@ def test_open_deviations_for_a_record_a_batch_or_a_patient(db, site, other_site,
     assert not selectors.open_deviations_for().exists()
 
 
-@pytest.mark.req("DEV-BLK-001")
+@pytest.mark.req("DEV-BLK-001:suite-hold")
 def test_an_open_critical_deviation_puts_a_suite_on_hold(db, site, operator):
     suite = User.objects.create(username="stand-in-suite", full_name="Any record")
     raised(operator, site, subject=suite, classification="major")
@@ -227,7 +238,7 @@ def test_an_open_critical_deviation_puts_a_suite_on_hold(db, site, operator):
     assert selectors.suite_on_hold(suite)
 
 
-@pytest.mark.req("DEV-BLK-001")
+@pytest.mark.req("DEV-BLK-001:suite-hold")
 def test_held_subjects_for_a_whole_board_in_one_query(db, site, operator,
                                                       django_assert_num_queries):
     held = User.objects.create(username="suite-a", full_name="Suite A stand-in")
@@ -238,7 +249,7 @@ def test_held_subjects_for_a_whole_board_in_one_query(db, site, operator,
         assert selectors.held_subject_ids(User) == {held.pk}
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:records")
 def test_rule_data_with_decimals_and_times_and_text_attachments_are_kept(db, site, operator):
     from decimal import Decimal
 

@@ -38,7 +38,7 @@ def client_for(user) -> Client:
     return client
 
 
-@pytest.mark.req("DEV-UI-001")
+@pytest.mark.req("DEV-UI-001:order")
 def test_the_board_orders_by_deadline_and_colours_by_time_left(db, site, operator, qa_user):
     start = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False):
@@ -57,7 +57,7 @@ def test_the_board_orders_by_deadline_and_colours_by_time_left(db, site, operato
     assert [row[1] for row in page.context["rows"]][1] == "pill-warn"  # major: 30 min left
 
 
-@pytest.mark.req("DEV-UI-001")
+@pytest.mark.req("DEV-UI-001:filters")
 def test_the_board_filters_by_site_class_impact_and_status(db, site, other_site, operator,
                                                            qa_user, roles):
     from guardian.shortcuts import assign_perm
@@ -81,7 +81,7 @@ def test_the_board_filters_by_site_class_impact_and_status(db, site, other_site,
     assert critical.number not in numbers()
 
 
-@pytest.mark.req("DEV-UI-001")
+@pytest.mark.req("DEV-UI-001:queries")
 def test_the_board_keeps_a_constant_number_of_queries_with_1000_open(
         db, site, operator, qa_user, django_assert_max_num_queries):
     raised(operator, site)
@@ -106,7 +106,7 @@ def test_the_board_keeps_a_constant_number_of_queries_with_1000_open(
     assert len(many.captured_queries) == small
 
 
-@pytest.mark.req("DEV-RAISE-002")
+@pytest.mark.req("DEV-RAISE-002:terminal")
 def test_the_terminal_asks_only_what_happened_and_fills_the_rest(db, site, other_site,
                                                                  operator, qa_user):
     subject = operator  # any record the operator may see, e.g. a step; here a person
@@ -131,7 +131,7 @@ def test_the_terminal_asks_only_what_happened_and_fills_the_rest(db, site, other
     assert deviation.subject_type == ContentType.objects.get_for_model(subject)
 
 
-@pytest.mark.req("DEV-RAISE-002")
+@pytest.mark.req("DEV-RAISE-002:terminal")
 def test_the_terminal_refuses_an_empty_report_and_an_unknown_subject(db, site, operator):
     client = client_for(operator)
     url = reverse("deviations:raise")
@@ -142,7 +142,7 @@ def test_the_terminal_refuses_an_empty_report_and_an_unknown_subject(db, site, o
     assert client.get(url, {"subject": "mes.user", "id": "999999"}).status_code == 404
 
 
-@pytest.mark.req("DEV-RAISE-002")
+@pytest.mark.req("DEV-RAISE-002:button")
 def test_the_reusable_raise_button_carries_the_subject(db, site, operator):
     html = Template('{% include "deviations/_raise_button.html" with subject=record '
                     'batch_number="B-1" %}').render(Context({
@@ -153,7 +153,7 @@ def test_the_reusable_raise_button_carries_the_subject(db, site, operator):
     assert "Raise deviation" in html
 
 
-@pytest.mark.req("DEV-SIG-001", "DEV-UI-002")
+@pytest.mark.req("DEV-SIG-001:acknowledge", "DEV-SIG-001:wrong-password", "DEV-UI-002:flows")
 def test_acknowledging_in_the_ui_opens_the_sign_dialog_then_signs(db, site, operator,
                                                                    qa_user, password):
     deviation = raised(operator, site, classification="critical")
@@ -174,7 +174,7 @@ def test_acknowledging_in_the_ui_opens_the_sign_dialog_then_signs(db, site, oper
     assert Deviation.objects.get(pk=deviation.pk).status == Status.ACKNOWLEDGED
 
 
-@pytest.mark.req("DEV-SIG-001", "DEV-UI-002")
+@pytest.mark.req("DEV-IND-001:page")
 def test_the_raiser_is_refused_in_the_disposition_dialog(db, site, qa_user, qa2, password):
     deviation = raised(qa_user, site, classification="critical")
     workflow.acknowledge_deviation(actor=qa2, password=password, deviation=deviation)
@@ -186,7 +186,7 @@ def test_the_raiser_is_refused_in_the_disposition_dialog(db, site, qa_user, qa2,
     assert not Deviation.objects.get(pk=deviation.pk).disposition
 
 
-@pytest.mark.req("DEV-UI-002")
+@pytest.mark.req("DEV-UI-002:timeline")
 def test_the_deviation_page_shows_its_timeline(db, site, operator, qa_user, password):
     with time_machine.travel(datetime(2026, 3, 3, 9, 0, tzinfo=UTC), tick=False):
         deviation = raised(operator, site, classification="critical")
@@ -199,7 +199,7 @@ def test_the_deviation_page_shows_its_timeline(db, site, operator, qa_user, pass
     assert b"Acknowledged</span> by" in page.content
 
 
-@pytest.mark.req("DEV-ESC-003")
+@pytest.mark.req("DEV-ESC-003:badge", "DEV-ESC-003:idle")
 def test_the_live_badge_polls_without_keeping_the_session_alive(db, site, operator, qa_user,
                                                                 settings):
     raised(operator, site, classification="critical",
@@ -221,7 +221,7 @@ def test_the_live_badge_polls_without_keeping_the_session_alive(db, site, operat
     assert client.session[LAST_ACTIVITY] == before  # the poll did not count as activity
 
 
-@pytest.mark.req("DEV-UI-003")
+@pytest.mark.req("DEV-UI-003:configure", "DEV-UI-003:reason", "DEV-ESC-001:ladder")
 def test_qa_configures_the_ladder_and_deadlines_with_reasons(db, site, qa_user, qa2):
     client = client_for(qa_user)
     url = reverse("deviations:settings", args=[site.code])
@@ -244,7 +244,7 @@ def test_qa_configures_the_ladder_and_deadlines_with_reasons(db, site, qa_user, 
     assert not EscalationLevel.objects.get().is_active
 
 
-@pytest.mark.req("DEV-SCOPE-001")
+@pytest.mark.req("DEV-SCOPE-001:ui")
 def test_the_deviation_page_permission_matrix(db, site, other_site, operator, qa_user, roles):
     deviation = raised(operator, site)
     nobody = person(None, sites=[site], username="visitor")
@@ -254,7 +254,7 @@ def test_the_deviation_page_permission_matrix(db, site, other_site, operator, qa
                               ALLOWED: qa_user}, UI)
 
 
-@pytest.mark.req("DEV-SCOPE-001", "DEV-CAN-001")
+@pytest.mark.req("DEV-SCOPE-001:ui", "DEV-CAN-001:qa-only")
 def test_cancel_from_the_page_needs_qa(db, site, operator, qa_user):
     deviation = raised(operator, site)
     url = reverse("deviations:cancel", args=[deviation.pk])
@@ -263,7 +263,7 @@ def test_cancel_from_the_page_needs_qa(db, site, operator, qa_user):
     assert Deviation.objects.get(pk=deviation.pk).status == Status.CANCELLED
 
 
-@pytest.mark.req("DEV-RAISE-001")
+@pytest.mark.req("DEV-RAISE-001:records")
 def test_an_attachment_downloads_as_a_file(db, site, operator, qa_user):
     deviation = raised(operator, site, source="automatic", rule="custody.cold_chain",
                        attachments=[("curve.svg", "image/svg+xml", b"<svg/>")])
@@ -274,7 +274,7 @@ def test_an_attachment_downloads_as_a_file(db, site, operator, qa_user):
     assert response["Content-Disposition"].startswith("attachment")
 
 
-@pytest.mark.req("DEV-UI-002")
+@pytest.mark.req("DEV-UI-002:flows")
 def test_every_stage_of_the_deviation_page_renders(db, site, operator, qa_user, qa2, password):
     deviation = raised(operator, site, classification="critical", batch_number="B-1",
                        source="automatic", rule="batchrecords.ool", data={"value": 9.1},
@@ -305,7 +305,7 @@ def test_every_stage_of_the_deviation_page_renders(db, site, operator, qa_user, 
     assert b"close-form" not in page.content
 
 
-@pytest.mark.req("DEV-UI-002")
+@pytest.mark.req("DEV-UI-002:mine")
 def test_home_panels_and_my_deviations(db, site, operator, qa_user):
     raised(operator, site, title="Gown torn")
     home = client_for(operator).get("/")
@@ -316,7 +316,7 @@ def test_home_panels_and_my_deviations(db, site, operator, qa_user):
     assert client_for(operator).get(reverse("deviations:board")).status_code == 403
 
 
-@pytest.mark.req("DEV-UI-003")
+@pytest.mark.req("DEV-UI-003:configure")
 def test_retiring_an_unknown_or_malformed_level_is_a_404_and_changes_nothing(db, site, qa_user,
                                                                               qa2):
     client = client_for(qa_user)
@@ -329,7 +329,7 @@ def test_retiring_an_unknown_or_malformed_level_is_a_404_and_changes_nothing(db,
     assert EscalationLevel.objects.get().is_active
 
 
-@pytest.mark.req("DEV-UI-002")
+@pytest.mark.req("DEV-UI-002:mine")
 def test_my_deviations_keeps_a_constant_number_of_queries(db, site, operator,
                                                           django_assert_max_num_queries):
     raised(operator, site)
@@ -344,7 +344,7 @@ def test_my_deviations_keeps_a_constant_number_of_queries(db, site, operator,
     assert len(response.context["rows"]) == 30
 
 
-@pytest.mark.req("DEV-RAISE-002")
+@pytest.mark.req("DEV-RAISE-002:terminal")
 def test_the_terminal_and_the_api_refuse_a_subject_on_another_site(db, site, other_site,
                                                                    operator):
     elsewhere = raised(person("QA Reviewer", sites=[other_site], username="qa-b"), other_site)

@@ -29,7 +29,7 @@ def wait_for(condition, seconds: float = 20) -> bool:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.xdist_group("celery-worker")
-@pytest.mark.req("DEV-ESC-002")
+@pytest.mark.req("DEV-ESC-002:once", "DEV-ESC-002:task")
 def test_the_worker_escalates_an_overdue_deviation_once(live_worker, roles, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     site = SiteFactory(code="PLANT1")

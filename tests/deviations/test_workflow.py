@@ -18,7 +18,7 @@ from deviations.models import (
     Status,
 )
 from deviations.services import workflow
-from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired, SignatureRefused
+from mes.errors import DomainError
 from mes.models import ElectronicSignature, Meaning
 from mes.services.signatures import signatures_for, verify
 from tests.deviations.factories import raised
@@ -44,7 +44,7 @@ def acknowledged(site, operator, qa_user, password):
                                           deviation=deviation)
 
 
-@pytest.mark.req("DEV-SIG-001")
+@pytest.mark.req("DEV-SIG-001:acknowledge")
 def test_qa_acknowledges_with_a_signature(db, site, operator, qa_user, password):
     deviation = raised(operator, site)
     workflow.acknowledge_deviation(actor=qa_user, password=password, deviation=deviation,
@@ -58,26 +58,30 @@ def test_qa_acknowledges_with_a_signature(db, site, operator, qa_user, password)
         "Acknowledged by Quentin Quality: On it"
 
 
-@pytest.mark.req("DEV-SIG-001")
+@pytest.mark.req("DEV-SIG-001:unauthorised", "DEV-SIG-001:wrong-password")
 def test_an_operator_cannot_acknowledge_and_a_wrong_password_signs_nothing(
         db, site, operator, qa_user, password):
     deviation = raised(operator, site)
     before = snapshot(deviation)
-    with pytest.raises(PermissionRefused):
+    with pytest.raises(DomainError) as refused:
         workflow.acknowledge_deviation(actor=operator, password=password, deviation=deviation)
-    with pytest.raises(SignatureRefused):
+    assert refused.value.code == "permission_denied"
+    assert snapshot(deviation) == before
+    with pytest.raises(DomainError) as refused:
         workflow.acknowledge_deviation(actor=qa_user, password="wrong", deviation=deviation)
+    assert refused.value.code == "wrong_password"
     assert snapshot(deviation) == before
 
 
-@pytest.mark.req("DEV-SIG-001")
+@pytest.mark.req("DEV-IND-001:service", "DEV-SIG-001:dispose")
 def test_the_raiser_cannot_sign_the_disposition(db, site, qa_user, qa2, password):
     deviation = raised(qa_user, site, classification="critical")
     workflow.acknowledge_deviation(actor=qa2, password=password, deviation=deviation)
     before = snapshot(deviation)
-    with pytest.raises(SignatureRefused, match="raised deviation"):
+    with pytest.raises(DomainError) as refused:
         workflow.dispose_material(actor=qa_user, password=password, deviation=deviation,
                                   decision="continue", rationale="Looks fine to me")
+    assert refused.value.code == "independence_required"
     assert snapshot(deviation) == before
     workflow.dispose_material(actor=qa2, password=password, deviation=deviation,
                               decision="hold", rationale="Hold pending sterility")
@@ -87,15 +91,16 @@ def test_the_raiser_cannot_sign_the_disposition(db, site, qa_user, qa2, password
     assert signatures_for(disposition)[0].meaning == Meaning.APPROVED
 
 
-@pytest.mark.req("DEV-SIG-001", "DEV-CLS-001")
+@pytest.mark.req("DEV-IND-001:service")
 def test_the_raiser_cannot_sign_the_closure(db, site, qa_user, qa2, password):
     deviation = raised(qa_user, site, classification="major", patient_impact="no")
     workflow.acknowledge_deviation(actor=qa2, password=password, deviation=deviation)
     investigated(deviation, qa2, password)
     before = snapshot(deviation)
-    with pytest.raises(SignatureRefused, match="raised deviation"):
+    with pytest.raises(DomainError) as refused:
         workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
                                  summary="Done")
+    assert refused.value.code == "independence_required"
     assert snapshot(deviation) == before
     workflow.close_deviation(actor=qa2, password=password, deviation=deviation, summary="Done")
     deviation.refresh_from_db()
@@ -103,7 +108,22 @@ def test_the_raiser_cannot_sign_the_closure(db, site, qa_user, qa2, password):
     assert deviation.next_escalation_at is None
 
 
-@pytest.mark.req("DEV-CLS-001")
+@pytest.mark.req("DEV-SIG-001:investigate")
+def test_the_investigation_is_signed_authored_and_a_revision_is_a_new_record(
+        db, site, acknowledged, qa_user, supervisor, password):
+    first = investigated(acknowledged, supervisor, password)
+    revised = workflow.record_investigation(
+        actor=qa_user, password=password, deviation=acknowledged,
+        root_cause_category="personnel", narrative="Door held open by hand during transfer.")
+    assert [(s.signer, s.meaning) for s in signatures_for(first)] == [
+        (supervisor, Meaning.AUTHORED)]
+    assert [(s.signer, s.meaning) for s in signatures_for(revised)] == [
+        (qa_user, Meaning.AUTHORED)]
+    assert list(Investigation.objects.order_by("pk")) == [first, revised]
+    assert Deviation.objects.get(pk=acknowledged.pk).status == Status.UNDER_INVESTIGATION
+
+
+@pytest.mark.req("DEV-CLS-001:capa", "DEV-SIG-001:close")
 def test_closure_needs_capa_done_or_a_signed_justification(
         db, site, operator, qa_user, acknowledged, password):
     deviation = acknowledged
@@ -130,7 +150,7 @@ def test_closure_needs_capa_done_or_a_signed_justification(
     assert capa.state == CapaAction.State.OPEN
 
 
-@pytest.mark.req("DEV-CLS-001")
+@pytest.mark.req("DEV-CLS-001:capa", "DEV-SIG-001:capa")
 def test_closure_after_every_capa_is_done(db, site, operator, qa_user, acknowledged, password):
     deviation = acknowledged
     investigated(deviation, qa_user, password)
@@ -147,7 +167,7 @@ def test_closure_after_every_capa_is_done(db, site, operator, qa_user, acknowled
     assert Deviation.objects.get(pk=deviation.pk).status == Status.CLOSED
 
 
-@pytest.mark.req("DEV-SIG-001")
+@pytest.mark.req("DEV-SIG-001:capa")
 def test_only_the_owner_or_a_capa_manager_completes_a_capa(db, site, operator, qa_user,
                                                            acknowledged, password, roles):
     from tests.mes.factories import person
@@ -156,39 +176,48 @@ def test_only_the_owner_or_a_capa_manager_completes_a_capa(db, site, operator, q
     capa = workflow.add_capa(actor=qa_user, deviation=acknowledged, owner=operator,
                              description="Replace door closer",
                              due_date=timezone.localdate() + timedelta(days=3))
-    with pytest.raises(SignatureRefused):
+    signatures = ElectronicSignature.objects.count()
+    with pytest.raises(DomainError) as refused:
         workflow.complete_capa(actor=colleague, password=password, capa=capa, note="Done")
+    assert refused.value.code == "signature_refused"
+    assert ElectronicSignature.objects.count() == signatures
     capa.refresh_from_db()
     assert (capa.state, capa.done_at) == (CapaAction.State.OPEN, None)
     assert not signatures_for(capa)
 
 
-@pytest.mark.req("DEV-CLS-001")
+@pytest.mark.req("DEV-CLS-001:investigation", "DEV-CLS-001:disposition")
 def test_closure_needs_an_investigation_and_a_disposition_when_one_was_due(
         db, site, operator, qa_user, password):
     deviation = raised(operator, site, classification="critical")
     workflow.acknowledge_deviation(actor=qa_user, password=password, deviation=deviation)
+    before = snapshot(deviation)
     with pytest.raises(DomainError) as refused:
         workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
                                  summary="x")
     assert refused.value.code == "no_investigation"
+    assert snapshot(deviation) == before
     investigated(deviation, qa_user, password)
+    before = snapshot(deviation)
     with pytest.raises(DomainError) as refused:
         workflow.close_deviation(actor=qa_user, password=password, deviation=deviation,
                                  summary="x")
     assert refused.value.code == "no_disposition"
+    assert snapshot(deviation) == before
     assert not Closure.objects.exists()
 
 
-@pytest.mark.req("DEV-CAN-001")
+@pytest.mark.req("DEV-CAN-001:qa-only", "DEV-CAN-001:reason", "DEV-CAN-001:kept")
 def test_only_qa_cancels_with_a_reason(db, site, operator, qa_user, qp, supervisor):
     deviation = raised(operator, site)
     before = snapshot(deviation)
     for actor in (operator, supervisor, qp):
-        with pytest.raises(PermissionRefused):
+        with pytest.raises(DomainError) as refused:
             workflow.cancel_deviation(actor=actor, deviation=deviation, reason="Duplicate")
-    with pytest.raises(ReasonForChangeRequired):
+        assert refused.value.code == "permission_denied"
+    with pytest.raises(DomainError) as refused:
         workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="  ")
+    assert refused.value.code == "reason_required"
     assert snapshot(deviation) == before
 
     workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Duplicate of 0001")
@@ -201,7 +230,7 @@ def test_only_qa_cancels_with_a_reason(db, site, operator, qa_user, qp, supervis
     assert Deviation.objects.filter(pk=deviation.pk).exists()  # never deleted
 
 
-@pytest.mark.req("DEV-STATE-001")
+@pytest.mark.req("DEV-STATE-001:order")
 def test_nothing_is_disposed_or_investigated_before_acknowledgement(
         db, site, operator, qa_user, password):
     deviation = raised(operator, site, classification="critical")
@@ -210,31 +239,41 @@ def test_nothing_is_disposed_or_investigated_before_acknowledgement(
         workflow.dispose_material(actor=qa_user, password=password, deviation=deviation,
                                   decision="hold", rationale="Hold")
     assert refused.value.code == "not_acknowledged"
-    with pytest.raises(DomainError):
+    assert snapshot(deviation) == before
+    with pytest.raises(DomainError) as refused:
         investigated(deviation, qa_user, password)
+    assert refused.value.code == "not_acknowledged"
     assert snapshot(deviation) == before
 
 
-@pytest.mark.req("DEV-STATE-001")
+@pytest.mark.req("DEV-STATE-001:table")
 def test_a_closed_or_cancelled_deviation_takes_no_more_decisions(
         db, site, operator, qa_user, password):
     deviation = raised(operator, site)
     workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Raised in error")
+    before = snapshot(deviation)
     with pytest.raises(DomainError) as refused:
         workflow.acknowledge_deviation(actor=qa_user, password=password, deviation=deviation)
     assert refused.value.code == "not_active"
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Again")
+    assert refused.value.code == "not_active"
+    assert snapshot(deviation) == before
+    assert deviation.cancellation_reason == "Raised in error"
 
 
-@pytest.mark.req("DEV-STATE-001")
+@pytest.mark.req("DEV-STATE-001:table")
 def test_the_transition_table_refuses_a_jump(db, site, operator):
     deviation = raised(operator, site)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         deviation.move_to(Status.CLOSED)
+    assert refused.value.code == "invalid_transition"
+    assert deviation.status == Status.OPEN
+    deviation.refresh_from_db()
+    assert deviation.status == Status.OPEN
 
 
-@pytest.mark.req("DEV-SIG-001", "DEV-DL-001")
+@pytest.mark.req("DEV-SIG-001:classify", "DEV-DL-001:reclassify")
 def test_classification_is_signed_and_moves_the_deadlines(db, site, operator, qa_user,
                                                          password):
     deviation = raised(operator, site, classification="minor", patient_impact="no")
@@ -248,11 +287,13 @@ def test_classification_is_signed_and_moves_the_deadlines(db, site, operator, qa
     assert signatures_for(decision)[0].meaning == Meaning.REVIEWED
 
 
-@pytest.mark.req("DEV-UI-002")
+@pytest.mark.req("DEV-UI-002:timeline")
 def test_comments_join_the_timeline_even_after_closure(db, site, operator, qa_user):
     deviation = raised(operator, site)
     workflow.cancel_deviation(actor=qa_user, deviation=deviation, reason="Duplicate")
     comment = workflow.add_comment(actor=operator, deviation=deviation, text="Understood")
     assert Comment.objects.get() == comment
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         workflow.add_comment(actor=operator, deviation=deviation, text=" ")
+    assert refused.value.code == "invalid"
+    assert list(Comment.objects.all()) == [comment]

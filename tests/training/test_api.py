@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from mes.errors import DomainError
+from mes.models import ElectronicSignature, Meaning, User
 from tests.mes.factories import person
 from tests.permission_matrix import (
     ALLOWED,
@@ -20,7 +23,9 @@ from tests.permission_matrix import (
     error_body_problem,
 )
 from tests.training.factories import certified, trained
-from training.models import TrainingRecord
+from training.models import Certification, CertificationDecision, TrainingRecord
+from training.services import certifications, records
+from training.services.gate import check_certified
 
 
 @pytest.fixture
@@ -28,12 +33,27 @@ def far_supervisor(other_site, roles):
     return person("Supervisor", sites=[other_site], username="far1", full_name="Far Away")
 
 
-@pytest.fixture
-def lms(site, trainer, password):
-    """The trainer's token, as the learning system's integration calls with it."""
+def token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=trainer).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+@pytest.fixture
+def lms_account(site, roles):
+    """The learning system's integration account: it may report completions, nothing more."""
+    account = person(None, sites=[site], username="lms", full_name="Learning system (LMS)")
+    for codename in ("import_training_record", "view_certification"):
+        account.user_permissions.add(Permission.objects.get(
+            content_type__app_label="training", codename=codename))
+    return User.objects.get(pk=account.pk)
+
+
+@pytest.fixture
+def lms(lms_account, trainer):
+    """The learning system's integration, calling with its own token (the completions name
+    the trainer ``tr1``)."""
+    return token_client(lms_account)
 
 
 COMPLETION = {"trainee": "op1", "trainer": "tr1", "sop": "SOP-CS", "revision": "1",
@@ -41,7 +61,7 @@ COMPLETION = {"trainee": "op1", "trainer": "tr1", "sop": "SOP-CS", "revision": "
               "external_reference": "LMS-2026-0001"}
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-API-001:read", "TRN-API-001:scoped")
 def test_reading_a_certification_is_scoped(site, operator, supervisor, far_supervisor,
                                            cell_selection):
     cert = certified(operator, cell_selection, site)
@@ -56,7 +76,7 @@ def test_reading_a_certification_is_scoped(site, operator, supervisor, far_super
     assert listing["count"] == 0
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-API-001:read", "TRN-API-001:scoped")
 def test_reading_training_records_with_their_signatures(site, operator, trainer, supervisor,
                                                         far_supervisor, sop_revision):
     record = trained(operator, sop_revision, trainer=trainer, site=site)
@@ -67,7 +87,7 @@ def test_reading_training_records_with_their_signatures(site, operator, trainer,
     assert responses[ALLOWED].json()["sop"] == "SOP-CS"
 
 
-@pytest.mark.req("TRN-API-001", "TRN-GATE-001")
+@pytest.mark.req("TRN-API-001:gate", "TRN-GATE-001:one-answer")
 def test_asking_the_gate(site, operator, trainer, supervisor, cell_selection, sop_revision):
     trained(operator, sop_revision, trainer=trainer, site=site)
     certified(operator, cell_selection, site, valid_until=dt.date(2026, 5, 31))
@@ -88,7 +108,7 @@ def test_asking_the_gate(site, operator, trainer, supervisor, cell_selection, so
     assert earlier["certified"] is True and earlier["reasons"] == []
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-API-001:gate")
 def test_the_gate_refuses_bad_questions_with_the_error_body(site, operator, supervisor,
                                                             far_supervisor, cell_selection):
     url = reverse("api-training-gate")
@@ -105,14 +125,11 @@ def test_the_gate_refuses_bad_questions_with_the_error_body(site, operator, supe
     assert nobody.status_code == 403
 
 
-@pytest.mark.req("TRN-API-001", "TRN-GATE-004")
-def test_an_lms_completion_is_recorded_once_and_counts(lms, site, operator, trainer,
-                                                       cell_selection, sop_revision):
-    certified(operator, cell_selection, site)
+@pytest.mark.req("TRN-API-001:lms-idempotent")
+def test_an_lms_completion_is_recorded_once(lms, site, operator, trainer, sop_revision):
     url = reverse("api-training-record-list")
     first = lms.post(url, COMPLETION, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == 201, first.content
-    assert first.json()["source"] == "lms" and first.json()["status"] == "complete"
     replay = lms.post(url, COMPLETION, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
     assert replay.json() == first.json()
@@ -120,16 +137,81 @@ def test_an_lms_completion_is_recorded_once_and_counts(lms, site, operator, trai
     again = lms.post(url, COMPLETION, format="json")
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert TrainingRecord.objects.count() == 1
+
+
+@pytest.mark.req("TRN-LMS-001:pending", "TRN-LMS-001:attributed")
+def test_an_lms_completion_awaits_the_named_trainer_and_is_the_integrations_alone(
+        lms, lms_account, site, operator, trainer, sop_revision):
+    # When the learning system reports a passed completion naming Tina as the trainer
+    response = lms.post(reverse("api-training-record-list"), COMPLETION, format="json")
+    # Then it is recorded, awaiting Tina's verification, attributed to the integration alone
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["source"], body["status"], body["trainer"], body["recorded_by"],
+            body["signatures"]) == ("lms", "awaiting_verification", "tr1", "lms", [])
     record = TrainingRecord.objects.get()
-    assert record.history.get().history_user == trainer
+    assert (record.status, record.recorded_by) == ("awaiting_verification", lms_account)
+    [created] = record.history.all()
+    assert created.history_user == lms_account
+    assert "awaiting verification by Tina Trainer" in created.history_change_reason
+    assert not ElectronicSignature.objects.exists()
+    # and Tina is told there is a record to verify
+    assert trainer.notifications.filter(subject__contains="LMS-2026-0001").exists()
 
-    from training.services.gate import check_certified
 
-    assert check_certified(person=operator, qualification_codes=["CELL-SEL"], site=site,
-                           at=dt.date(2026, 6, 1)).certified
+@pytest.mark.req("TRN-LMS-001:pending")
+def test_the_trainers_own_token_is_not_a_signature(site, operator, trainer, sop_revision):
+    # Given an integration that calls with the trainer's own token
+    response = token_client(trainer).post(reverse("api-training-record-list"), COMPLETION,
+                                          format="json")
+    # Then the record still waits for the trainer to sign with their password
+    assert response.status_code == 201, response.content
+    assert (response.json()["status"], response.json()["signatures"]) == (
+        "awaiting_verification", [])
+    assert not ElectronicSignature.objects.exists()
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-LMS-001:gate", "TRN-LMS-001:verified")
+def test_an_unsigned_lms_completion_does_not_certify_until_the_trainer_signs(
+        lms, site, operator, trainer, supervisor, cell_selection, sop_revision, password):
+    certified(operator, cell_selection, site)
+    assert lms.post(reverse("api-training-record-list"), COMPLETION,
+                    format="json").status_code == 201
+    gate_url = reverse("api-training-gate")
+    question = {"person": "op1", "site": "PLANT1", "qualifications": ["CELL-SEL"]}
+    # The gate (asked through the API) does not count the unsigned record
+    answer = api_client(supervisor).post(gate_url, question, format="json").json()
+    assert answer["certified"] is False
+    assert [r["code"] for r in answer["reasons"]] == ["not_trained"]
+    # nor does a grant: refused, and nothing is written
+    other = person("Operator", sites=[site], username="op9", full_name="Oona Other")
+    assert lms.post(reverse("api-training-record-list"),
+                    {**COMPLETION, "trainee": "op9", "external_reference": "LMS-2026-0002"},
+                    format="json").status_code == 201
+    counts = (Certification.objects.count(), CertificationDecision.objects.count(),
+              ElectronicSignature.objects.count(), Certification.history.count())
+    with pytest.raises(DomainError) as refused:
+        certifications.grant_certification(
+            actor=trainer, password=password, person=other, qualification=cell_selection,
+            site=site, reason="Observed performance passed")
+    assert refused.value.code == "training_incomplete"
+    assert (Certification.objects.count(), CertificationDecision.objects.count(),
+            ElectronicSignature.objects.count(), Certification.history.count()) == counts
+
+    # When Tina signs it verified, it counts
+    record = TrainingRecord.objects.get(external_reference="LMS-2026-0001")
+    records.verify_training(actor=trainer, password=password, record=record)
+    record.refresh_from_db()
+    assert record.status == TrainingRecord.Status.COMPLETE
+    [signature] = record.signatures.all()
+    assert (signature.signer, signature.meaning) == (trainer, Meaning.VERIFIED)
+    assert api_client(supervisor).post(gate_url, question,
+                                       format="json").json()["certified"] is True
+    assert check_certified(person=operator, qualification_codes=["CELL-SEL"],
+                           site=site).certified
+
+
+@pytest.mark.req("TRN-API-001:lms-idempotent")
 def test_an_lms_reference_reused_for_other_facts_is_a_conflict(lms, site, operator,
                                                                sop_revision):
     url = reverse("api-training-record-list")
@@ -143,7 +225,7 @@ def test_an_lms_reference_reused_for_other_facts_is_a_conflict(lms, site, operat
     assert TrainingRecord.objects.count() == 1
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-API-001:lms-refusals")
 def test_bad_lms_completions_are_clear_4xx_and_write_nothing(lms, site, operator, trainer,
                                                              sop_revision, supervisor):
     url = reverse("api-training-record-list")
@@ -163,7 +245,7 @@ def test_bad_lms_completions_are_clear_4xx_and_write_nothing(lms, site, operator
     assert not TrainingRecord.objects.exists()
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-API-001:schema")
 def test_the_schema_documents_the_training_endpoints(client, supervisor):
     client.force_login(supervisor)
     schema = client.get("/api/v1/schema/").content.decode()
@@ -172,7 +254,7 @@ def test_the_schema_documents_the_training_endpoints(client, supervisor):
         assert path in schema
 
 
-@pytest.mark.req("TRN-API-001")
+@pytest.mark.req("TRN-API-001:lms-answer")
 def test_a_completion_posted_with_a_list_filter_in_the_url_is_still_answered(
         lms, site, operator, sop_revision):
     # Given an integration that posts to the list URL with a trainee filter left in it

@@ -10,7 +10,7 @@ from tests.training.factories import certified
 from training.models import CertificationDecision
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:append-only")
 def test_training_history_and_decisions_carry_the_append_only_triggers(db):
     guarded = tables_with_append_only_triggers(connection)
     for table in ("training_certificationdecision", "training_historicalcertification",
@@ -19,7 +19,7 @@ def test_training_history_and_decisions_carry_the_append_only_triggers(db):
         assert table in guarded, table
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:append-only")
 def test_a_decision_cannot_be_rewritten_with_raw_sql(operator, trainer, site, cell_selection):
     cert = certified(operator, cell_selection, site)
     decision = CertificationDecision.objects.create(

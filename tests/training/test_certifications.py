@@ -7,11 +7,7 @@ import datetime as dt
 import pytest
 
 from mes.errors import (
-    Conflict,
     DomainError,
-    PermissionRefused,
-    ReasonForChangeRequired,
-    SignatureRefused,
 )
 from mes.models import ElectronicSignature, Meaning
 from tests.mes.factories import person
@@ -33,7 +29,7 @@ def trained_operator(operator, trainer, site, sop_revision):
     return operator
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:signed")
 def test_a_trainer_grants_a_certification_signed_as_approved(trained_operator, trainer, site,
                                                              cell_selection, password):
     cert = certifications.grant_certification(
@@ -56,7 +52,7 @@ def test_a_trainer_grants_a_certification_signed_as_approved(trained_operator, t
                            site=site, at=dt.date(2026, 6, 1)).certified
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:who")
 def test_qa_may_grant_too(trained_operator, qa_user, site, cell_selection, password):
     certifications.grant_certification(actor=qa_user, password=password,
                                        person=trained_operator, qualification=cell_selection,
@@ -64,20 +60,21 @@ def test_qa_may_grant_too(trained_operator, qa_user, site, cell_selection, passw
     assert Certification.objects.filter(person=trained_operator).count() == 1
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:not-self")
 def test_nobody_certifies_themself(site, cell_selection, sop_revision, password, roles):
     # Given a trainer who is trained on the SOP by another trainer
     tina = person("Trainer", sites=[site], username="tr2", full_name="Tia Self")
     other = person("Trainer", sites=[site], username="tr3", full_name="Theo Other")
     trained(tina, sop_revision, trainer=other, site=site)
-    with pytest.raises(PermissionRefused, match="their own certification"):
+    with pytest.raises(DomainError, match="their own certification") as refused:
         certifications.grant_certification(actor=tina, password=password, person=tina,
                                            qualification=cell_selection, site=site,
                                            reason="I know it")
+    assert refused.value.code == "permission_denied"
     assert nothing_written()
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:not-self")
 def test_the_signature_itself_refuses_a_decision_on_ones_own_certification(
         trained_operator, trainer, site, cell_selection):
     # Even past the service, the record's own check refuses a trainer signing about themself
@@ -86,80 +83,87 @@ def test_the_signature_itself_refuses_a_decision_on_ones_own_certification(
         certification=cert, site=site, action="suspend", reason="x", decided_by=trainer)
     from mes.services.signatures import apply_signature
 
-    with pytest.raises(SignatureRefused, match="own certification"):
+    with pytest.raises(DomainError, match="own certification") as refused:
         apply_signature(signer=trainer, record=decision, meaning=Meaning.APPROVED)
+    assert refused.value.code == "signature_refused"
     assert not ElectronicSignature.objects.exists()
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:who")
 def test_granting_needs_the_role(trained_operator, site, cell_selection, password, roles):
     supervisor = person("Supervisor", sites=[site], username="sup9", full_name="Sue Perv")
-    with pytest.raises(PermissionRefused, match="not authorised to grant"):
+    with pytest.raises(DomainError, match="not authorised to grant") as refused:
         certifications.grant_certification(actor=supervisor, password=password,
                                            person=trained_operator,
                                            qualification=cell_selection, site=site,
                                            reason="Helping out")
+    assert refused.value.code == "permission_denied"
     assert nothing_written()
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:password")
 def test_granting_needs_a_valid_signature(trained_operator, trainer, site, cell_selection):
-    with pytest.raises(SignatureRefused, match="password is not correct"):
+    with pytest.raises(DomainError, match="password is not correct") as refused:
         certifications.grant_certification(actor=trainer, password="wrong",
                                            person=trained_operator,
                                            qualification=cell_selection, site=site,
                                            reason="Passed")
+    assert refused.value.code == "wrong_password"
     assert nothing_written()
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:reason")
 def test_granting_needs_a_reason(trained_operator, trainer, site, cell_selection, password):
-    with pytest.raises(ReasonForChangeRequired):
+    with pytest.raises(DomainError) as refused:
         certifications.grant_certification(actor=trainer, password=password,
                                            person=trained_operator,
                                            qualification=cell_selection, site=site,
                                            reason="  ")
+    assert refused.value.code == "reason_required"
     assert nothing_written()
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:who")
 def test_a_trainer_of_another_site_cannot_grant_here(trained_operator, site, other_site,
                                                      cell_selection, password, roles):
     far = person("Trainer", sites=[other_site], username="tr9", full_name="Far Trainer")
-    with pytest.raises(PermissionRefused, match="no access to PLANT1"):
+    with pytest.raises(DomainError, match="no access to PLANT1") as refused:
         certifications.grant_certification(actor=far, password=password,
                                            person=trained_operator,
                                            qualification=cell_selection, site=site,
                                            reason="Remote")
+    assert refused.value.code == "permission_denied"
     assert nothing_written()
 
 
-@pytest.mark.req("TRN-CERT-002")
+@pytest.mark.req("TRN-CERT-002:training")
 def test_granting_without_current_training_is_refused(operator, trainer, site, cell_selection,
                                                       sop_revision, password):
-    with pytest.raises(DomainError, match="No completed training on SOP-CS rev. 1"):
+    with pytest.raises(DomainError, match="No completed training on SOP-CS rev. 1") as refused:
         certifications.grant_certification(actor=trainer, password=password, person=operator,
                                            qualification=cell_selection, site=site,
                                            reason="Passed")
+    assert refused.value.code == "training_incomplete"
     assert nothing_written()
 
 
-@pytest.mark.req("TRN-CERT-002")
+@pytest.mark.req("TRN-CERT-002:one-current")
 def test_a_second_current_certification_is_refused(trained_operator, trainer, site,
                                                    cell_selection, password):
     certifications.grant_certification(actor=trainer, password=password,
                                        person=trained_operator, qualification=cell_selection,
                                        site=site, reason="Passed")
-    with pytest.raises(Conflict, match="already holds an? active"):
+    with pytest.raises(DomainError, match="already holds an? active") as refused:
         certifications.grant_certification(actor=trainer, password=password,
                                            person=trained_operator,
                                            qualification=cell_selection, site=site,
                                            reason="Again")
+    assert refused.value.code == "already_certified"
     assert Certification.objects.count() == 1
     assert ElectronicSignature.objects.count() == 1
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:signed")
 def test_suspend_reinstate_and_revoke_are_signed_decisions_with_reasons(
         trained_operator, trainer, qa_user, site, cell_selection, password):
     cert = certified(trained_operator, cell_selection, site)
@@ -188,32 +192,34 @@ def test_suspend_reinstate_and_revoke_are_signed_decisions_with_reasons(
                            "Repeated aseptic failures"]
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:transitions")
 def test_a_revoked_certification_cannot_be_reinstated(trained_operator, trainer, site,
                                                       cell_selection, password):
     cert = certified(trained_operator, cell_selection, site,
                      status=Certification.Status.REVOKED)
-    with pytest.raises(DomainError, match="cannot go from “revoked” to “active”"):
+    with pytest.raises(DomainError, match="cannot go from “revoked” to “active”") as refused:
         certifications.reinstate_certification(actor=trainer, password=password,
                                                certification=cert, reason="Changed my mind")
+    assert refused.value.code == "transition_refused"
     assert not CertificationDecision.objects.exists()
     assert not ElectronicSignature.objects.exists()
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:password")
 def test_a_wrong_password_on_suspension_changes_nothing(trained_operator, trainer, site,
                                                         cell_selection):
     cert = certified(trained_operator, cell_selection, site)
-    with pytest.raises(SignatureRefused):
+    with pytest.raises(DomainError) as refused:
         certifications.suspend_certification(actor=trainer, password="nope",
                                              certification=cert, reason="Investigation")
+    assert refused.value.code == "wrong_password"
     cert.refresh_from_db()
     assert cert.status == Certification.Status.ACTIVE
     assert cert.history.count() == 1
     assert not CertificationDecision.objects.exists()
 
 
-@pytest.mark.req("TRN-CERT-001", "TRN-CERT-002")
+@pytest.mark.req("TRN-CERT-001:signed", "TRN-CERT-002:training")
 def test_renewal_extends_from_the_current_end_and_needs_current_training(
         trained_operator, trainer, site, cell_selection, sop_revision, password):
     cert = certified(trained_operator, cell_selection, site,
@@ -223,13 +229,17 @@ def test_renewal_extends_from_the_current_end_and_needs_current_training(
     assert renewed.valid_until == dt.date(2027, 12, 10)
     # When a new SOP revision is effective, renewal waits for the retraining
     supersede(sop_revision, "2", dt.date(2026, 5, 1))
-    with pytest.raises(DomainError, match="superseded revision of SOP-CS"):
+    with pytest.raises(DomainError, match="superseded revision of SOP-CS") as refused:
         certifications.renew_certification(actor=trainer, password=password,
                                            certification=renewed, reason="Again")
+    assert refused.value.code == "training_incomplete"
     assert CertificationDecision.objects.filter(action="renew").count() == 1
+    renewed.refresh_from_db()
+    assert (renewed.valid_until, renewed.history.count()) == (dt.date(2027, 12, 10), 2)
+    assert ElectronicSignature.objects.count() == 1
 
 
-@pytest.mark.req("TRN-CERT-001")
+@pytest.mark.req("TRN-CERT-001:not-self")
 @pytest.mark.parametrize("decide, status", [
     (certifications.suspend_certification, Certification.Status.ACTIVE),
     (certifications.revoke_certification, Certification.Status.ACTIVE),
@@ -242,8 +252,9 @@ def test_nobody_decides_on_their_own_certification(trainer, operator, site, cell
     trained(trainer, sop_revision, trainer=operator, site=site)
     cert = certified(trainer, cell_selection, site, status=status)
     # When they try to suspend, revoke, renew or reinstate it themself, it is refused
-    with pytest.raises(PermissionRefused, match="their own certification"):
+    with pytest.raises(DomainError, match="their own certification") as refused:
         decide(actor=trainer, password=password, certification=cert, reason="My call")
+    assert refused.value.code == "permission_denied"
     # And nothing changed
     cert.refresh_from_db()
     assert cert.status == status and cert.history.count() == 1

@@ -16,7 +16,7 @@ from training.services import certifications
 
 
 @pytest.mark.postgres
-@pytest.mark.req("TRN-CERT-002")
+@pytest.mark.req("TRN-CERT-002:one-current")
 def test_concurrent_grants_leave_one_current_certification(transactional_db, site, roles,
                                                            cell_selection, sop_revision):
     tina = person("Trainer", sites=[site], username="tr1", full_name="Tina Trainer")

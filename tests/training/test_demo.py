@@ -18,7 +18,7 @@ def loaded(db, roles):
     demo.load()
 
 
-@pytest.mark.req("TRN-DEMO-001")
+@pytest.mark.req("TRN-DEMO-001:content")
 def test_the_demo_shows_every_state_the_gate_knows(loaded):
     lei = User.objects.get(username="operator").sites().get(code="LEI")
     olga = User.objects.get(username="operator")
@@ -39,12 +39,13 @@ def test_the_demo_shows_every_state_the_gate_knows(loaded):
     assert reasons(omar, "CRYO") == ["expired"]
     soon = selectors.expiring_soon(olga, on=timezone.localdate())
     assert [c.qualification.code for c in soon] == ["GOWN-B"]
-    assert TrainingRecord.objects.filter(status="awaiting_verification").count() == 1
+    awaiting = TrainingRecord.objects.filter(status="awaiting_verification")
+    assert sorted(awaiting.values_list("source", flat=True)) == ["lms", "mes"]
     assert TrainingRecord.objects.filter(source="lms").count() == 1
     assert olga.notifications.filter(subject__contains="GOWN-B").exists()
 
 
-@pytest.mark.req("TRN-DEMO-001")
+@pytest.mark.req("TRN-DEMO-001:idempotent")
 def test_loading_the_demo_twice_changes_nothing(loaded):
     counts = (Certification.objects.count(), TrainingRecord.objects.count(),
               Certification.history.count())

@@ -24,7 +24,7 @@ def expiring(operator, supervisor, site, cell_selection):
     return certified(operator, cell_selection, site, valid_until=dt.date(2026, 7, 15))
 
 
-@pytest.mark.req("TRN-EXP-001")
+@pytest.mark.req("TRN-EXP-001:warn", "TRN-EXP-001:idempotent")
 def test_the_person_and_supervisors_are_warned_30_days_ahead_once(
         expiring, operator, supervisor, django_capture_on_commit_callbacks):
     with at(dt.date(2026, 6, 14)), django_capture_on_commit_callbacks(execute=True):
@@ -53,7 +53,7 @@ def test_the_person_and_supervisors_are_warned_30_days_ahead_once(
     assert history.history_user.username == "system"
 
 
-@pytest.mark.req("TRN-EXP-001")
+@pytest.mark.req("TRN-EXP-001:warn")
 def test_the_warning_window_is_configurable(expiring, settings):
     settings.TRAINING_EXPIRY_WARNING_DAYS = 10
     with at(dt.date(2026, 6, 15)):
@@ -62,7 +62,7 @@ def test_the_warning_window_is_configurable(expiring, settings):
         assert check_certification_expiry.delay().get()["warned"] == [expiring.pk]
 
 
-@pytest.mark.req("TRN-EXP-001")
+@pytest.mark.req("TRN-EXP-001:expire", "TRN-EXP-001:idempotent")
 def test_expiry_marks_the_certification_expired_the_day_after_its_last_valid_day(
         expiring, operator, site):
     # The last valid day passes at midnight in Amsterdam (22:00 UTC in summer)
@@ -89,7 +89,7 @@ def test_expiry_marks_the_certification_expired_the_day_after_its_last_valid_day
     assert Notification.objects.count() == notifications
 
 
-@pytest.mark.req("TRN-EXP-001")
+@pytest.mark.req("TRN-EXP-001:expire")
 def test_a_suspended_certification_also_expires(operator, site, cell_selection):
     cert = certified(operator, cell_selection, site, valid_until=dt.date(2026, 5, 31),
                      status=Certification.Status.SUSPENDED)
@@ -98,7 +98,7 @@ def test_a_suspended_certification_also_expires(operator, site, cell_selection):
     assert cert.status == Certification.Status.EXPIRED
 
 
-@pytest.mark.req("TRN-EXP-001")
+@pytest.mark.req("TRN-EXP-001:scheduled")
 def test_the_task_is_scheduled_daily():
     from django.conf import settings
 

@@ -74,7 +74,7 @@ def matrix_queries(client, django_assert_max_num_queries, site):
     return response, len(captured)
 
 
-@pytest.mark.req("TRN-UI-001")
+@pytest.mark.req("TRN-UI-001:queries")
 @pytest.mark.parametrize("people", [10, 200])
 def test_the_matrix_keeps_a_constant_number_of_queries(client, site, trainer, supervisor,
                                                        people, django_assert_max_num_queries):
@@ -94,7 +94,7 @@ def test_the_matrix_keeps_a_constant_number_of_queries(client, site, trainer, su
     print(f"matrix {people} people x 30 qualifications: {count} queries")
 
 
-@pytest.mark.req("TRN-UI-001")
+@pytest.mark.req("TRN-UI-001:states")
 def test_the_matrix_colours_each_state_and_shows_the_expiry_date(
         client, site, trainer, supervisor, operator, cell_selection, sop_revision, gowning_b):
     trained(operator, sop_revision, trainer=trainer, site=site)
@@ -106,7 +106,7 @@ def test_the_matrix_colours_each_state_and_shows_the_expiry_date(
     assert 'data-state="suspended"' in html and "pill-bad" in html
 
 
-@pytest.mark.req("TRN-UI-001")
+@pytest.mark.req("TRN-UI-001:filter-export")
 def test_the_matrix_filters_by_qualification_and_grade_and_exports_csv(
         client, site, trainer, supervisor, operator, cell_selection, sop_revision, gowning_b):
     trained(operator, sop_revision, trainer=trainer, site=site)
@@ -132,7 +132,7 @@ def test_the_matrix_filters_by_qualification_and_grade_and_exports_csv(
             "Certified until 2027-01-31"] in rows
 
 
-@pytest.mark.req("TRN-UI-001", "TRN-UI-002")
+@pytest.mark.req("TRN-UI-001:access", "TRN-UI-002:scoped")
 def test_who_may_see_the_matrix_and_a_persons_page(site, other_site, operator, supervisor,
                                                    roles):
     far = person("Supervisor", sites=[other_site], username="far1", full_name="Far Away")
@@ -152,7 +152,7 @@ def open_dialog(client, url, form):
     return response.content.decode()
 
 
-@pytest.mark.req("TRN-UI-002", "TRN-CERT-001")
+@pytest.mark.req("TRN-UI-002:sign-flows", "TRN-CERT-001:signed")
 def test_granting_through_the_sign_dialog(client, site, trainer, operator, cell_selection,
                                           sop_revision):
     trained(operator, sop_revision, trainer=trainer, site=site)
@@ -177,7 +177,7 @@ def test_granting_through_the_sign_dialog(client, site, trainer, operator, cell_
     assert Certification.objects.get().valid_from == dt.date(2026, 6, 1)
 
 
-@pytest.mark.req("TRN-UI-002", "TRN-CERT-002")
+@pytest.mark.req("TRN-UI-002:sign-flows", "TRN-CERT-002:training")
 def test_a_refused_grant_shows_why_in_the_dialog(client, site, trainer, operator,
                                                  cell_selection):
     client.force_login(trainer)
@@ -190,7 +190,7 @@ def test_a_refused_grant_shows_why_in_the_dialog(client, site, trainer, operator
     assert not Certification.objects.exists()
 
 
-@pytest.mark.req("TRN-UI-002")
+@pytest.mark.req("TRN-UI-002:sign-flows")
 def test_a_bad_grant_form_is_a_clear_400(client, trainer, operator):
     client.force_login(trainer)
     response = client.post(reverse("training:grant", args=[operator.pk]), {"reason": ""})
@@ -198,7 +198,7 @@ def test_a_bad_grant_form_is_a_clear_400(client, trainer, operator):
     assert "This field is required" in response.content.decode()
 
 
-@pytest.mark.req("TRN-UI-002", "TRN-CERT-001")
+@pytest.mark.req("TRN-UI-002:sign-flows", "TRN-CERT-001:signed")
 def test_suspending_through_the_sign_dialog(client, site, trainer, operator, cell_selection):
     cert = certified(operator, cell_selection, site)
     client.force_login(trainer)
@@ -213,7 +213,36 @@ def test_suspending_through_the_sign_dialog(client, site, trainer, operator, cel
     assert CertificationDecision.objects.get().reason == "Failed media fill"
 
 
-@pytest.mark.req("TRN-UI-002")
+@pytest.mark.req("TRN-UI-002:other-decisions", "TRN-CERT-001:signed")
+@pytest.mark.parametrize("action, status, after, title", [
+    ("renew", Certification.Status.ACTIVE, Certification.Status.ACTIVE,
+     "Renew certification"),
+    ("reinstate", Certification.Status.SUSPENDED, Certification.Status.ACTIVE,
+     "Reinstate certification"),
+    ("revoke", Certification.Status.ACTIVE, Certification.Status.REVOKED,
+     "Revoke certification"),
+])
+def test_renewing_reinstating_and_revoking_through_the_sign_dialog(
+        client, site, trainer, operator, cell_selection, sop_revision, action, status, after,
+        title):
+    trained(operator, sop_revision, trainer=trainer, site=site)
+    cert = certified(operator, cell_selection, site, status=status)
+    client.force_login(trainer)
+    url = reverse("training:decide", args=[cert.pk, action])
+    form = {"reason": f"Decision: {action}"}
+    assert title in open_dialog(client, url, form)
+    assert not CertificationDecision.objects.exists()  # the dialog alone signs nothing
+    done = client.post(url, {**form, "password": PASSWORD}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204, done.content
+    cert.refresh_from_db()
+    assert cert.status == after
+    decision = CertificationDecision.objects.get()
+    assert (decision.action, decision.reason, decision.decided_by) == (
+        action, f"Decision: {action}", trainer)
+    assert decision.signatures.get().meaning == "approved"
+
+
+@pytest.mark.req("TRN-UI-002:scoped")
 def test_a_certification_of_another_site_is_a_404(client, other_site, trainer, roles,
                                                   cell_selection):
     far = person("Operator", sites=[other_site], username="far2", full_name="Far Two")
@@ -226,7 +255,7 @@ def test_a_certification_of_another_site_is_a_404(client, other_site, trainer, r
     assert cert.status == Certification.Status.ACTIVE
 
 
-@pytest.mark.req("TRN-UI-002", "TRN-REC-001")
+@pytest.mark.req("TRN-UI-002:sign-flows", "TRN-REC-001:trainer-verifies")
 def test_recording_and_verifying_training_through_the_sign_dialog(
         client, site, trainer, operator, sop_revision):
     client.force_login(operator)
@@ -272,7 +301,7 @@ def test_the_home_page_shows_own_certifications_and_what_expires_soon(
     assert "Retraining due" in panel and "Certified" in panel
 
 
-@pytest.mark.req("TRN-UI-002")
+@pytest.mark.req("TRN-UI-002:shows")
 def test_the_person_page_shows_why_an_active_certification_does_not_pass(
         client, site, trainer, operator, cell_selection, sop_revision):
     certified(operator, cell_selection, site)
@@ -281,7 +310,7 @@ def test_the_person_page_shows_why_an_active_certification_does_not_pass(
     assert "No completed training on SOP-CS rev. 1." in html
 
 
-@pytest.mark.req("TRN-UI-002")
+@pytest.mark.req("TRN-UI-002:shows")
 def test_the_person_page_query_count_does_not_grow_with_records(
         client, site, trainer, operator, django_assert_max_num_queries):
     for i in range(8):
@@ -295,7 +324,7 @@ def test_the_person_page_query_count_does_not_grow_with_records(
         assert client.get(reverse("training:person", args=[operator.pk])).status_code == 200
 
 
-@pytest.mark.req("TRN-SOP-001")
+@pytest.mark.req("TRN-SOP-001:supersede")
 def test_qa_makes_a_draft_revision_effective_on_the_sop_page(client, qa_user, supervisor,
                                                              cell_selection, sop_revision):
     client.force_login(qa_user)

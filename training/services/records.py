@@ -2,8 +2,13 @@
 
 The trainee records their training on an effective SOP revision and signs it *trained*; the
 trainer named on the record then signs it *verified*. Only then, with a passed assessment,
-does it count for the gate. Completions from the external learning system arrive complete
-(their signatures live in that validated system) and are recorded once per reference.
+does it count for the gate.
+
+A completion from the external learning system is recorded once per reference and
+attributed to the integration account that reported it, and to nobody else: an API token is
+not a signature (21 CFR 11.200 needs the signer's password at the time of signing). It
+therefore arrives *awaiting verification* and counts only once the trainer it names has
+signed it *verified* in the MES, like any other record.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import datetime as dt
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 
 from mes import audit
 from mes.errors import Conflict, DomainError, PermissionRefused
 from mes.models import Meaning, Site, User
+from mes.services.notifications import notify
 from mes.services.signatures import apply_signature, reauthenticate
 from training.models import SOPRevision, TrainingRecord, check_transition
 from training.services._common import require_permission
@@ -93,9 +100,10 @@ def record_external_completion(*, actor: User, trainee: User, trainer: User,
                                sop_revision: SOPRevision, site: Site, trained_on: dt.date,
                                assessment: str, external_reference: str
                                ) -> tuple[TrainingRecord, bool]:
-    """A completion reported by the external learning system. The same reference twice
-    returns the first record (``created`` False); the same reference with other facts is
-    a conflict."""
+    """A completion reported by the external learning system, recorded by the integration
+    account ``actor`` and left awaiting the named trainer's signature (nobody attests it
+    until they sign). The same reference twice returns the first record (``created``
+    False); the same reference with other facts is a conflict."""
     require_permission(actor, "training.import_training_record",
                        "record training from the learning system")
     reference = (external_reference or "").strip()
@@ -118,10 +126,15 @@ def record_external_completion(*, actor: User, trainee: User, trainer: User,
         raise PermissionRefused(f"{actor.full_name} has no access to {site.code}.")
     record = TrainingRecord(trainee=trainee, trainer=trainer, sop_revision=sop_revision,
                             site=site, trained_on=trained_on, assessment=assessment,
-                            status=TrainingRecord.Status.COMPLETE,
+                            status=TrainingRecord.Status.AWAITING_VERIFICATION,
                             source=TrainingRecord.Source.LMS, external_reference=reference,
                             recorded_by=actor)
-    audit.stamp(record, user=actor, reason=f"Completion reported by the learning system "
-                                           f"({reference})")
+    audit.stamp(record, user=actor, reason=(
+        f"Completion reported by the learning system ({reference}), recorded by "
+        f"{actor.full_name}; awaiting verification by {trainer.full_name}"))
     record.save()
+    notify(recipients=[trainer], email=False,
+           subject=f"Verify the training of {trainee.full_name} on {sop_revision} "
+                   f"(learning system {reference})",
+           link=reverse("training:person", args=[trainee.pk]))
     return record, True
