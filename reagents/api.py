@@ -1,5 +1,6 @@
 """Reagents API: materials and lots (read, filtered), receipt from a GS1 string and
-consumption for integrations (both idempotent), genealogy. Thin: every write is a service."""
+consumption for integrations (both idempotent), QA's signed release, rejection and hold,
+genealogy. Thin: every write is a service."""
 
 from __future__ import annotations
 
@@ -68,6 +69,11 @@ class ReceiveSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(max_digits=12, decimal_places=3)
     storage_location = serializers.CharField(max_length=100)
     expiry_date = serializers.DateField(required=False, allow_null=True, default=None)
+    reading = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=400,
+        help_text="Only for a scan without separators that reads more than one way: the "
+                  "reading (human-readable, as listed in the refusal's fields.reading) that "
+                  "the receiver confirmed against the printed label")
 
 
 class ConsumeSerializer(serializers.Serializer):
@@ -80,6 +86,20 @@ class ConsumeSerializer(serializers.Serializer):
     purpose_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     at = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                    help_text="Moment of use (default: now)")
+
+
+class ReleaseSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    coa_reference = serializers.CharField(max_length=100)
+    reason = serializers.CharField(max_length=2000, required=False, default="",
+                                   allow_blank=True)
+
+
+class DecisionReasonSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    reason = serializers.CharField(max_length=2000)
 
 
 class UseSerializer(serializers.Serializer):
@@ -127,7 +147,9 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated, requires("reagents.view_reagentlot")]
 
     def get_permissions(self):
-        extra = {"receive": "reagents.receive_lot", "consume": "reagents.consume_lot"}
+        extra = {"receive": "reagents.receive_lot", "consume": "reagents.consume_lot",
+                 "release": "reagents.release_lot", "reject": "reagents.release_lot",
+                 "hold": "reagents.release_lot"}
         if self.action in extra:
             return [permissions.IsAuthenticated(), requires(extra[self.action])()]
         return super().get_permissions()
@@ -171,7 +193,7 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
         lot = services.receive_lot(user=request.user, site=site, scan=data["scan"],
                                    quantity=data["quantity"],
                                    storage_location=data["storage_location"],
-                                   expiry_date=data["expiry_date"])
+                                   expiry_date=data["expiry_date"], reading=data["reading"])
         return Response(LotSerializer(lot).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ConsumeSerializer, responses={201: StockEntrySerializer})
@@ -191,6 +213,32 @@ class LotViewSet(viewsets.ReadOnlyModelViewSet):
             purpose=_purpose(request.user, data["purpose_type"], data["purpose_id"]),
             batch_number=data["batch_number"], patient_coi=data["patient_coi"], at=data["at"])
         return Response(StockEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReleaseSerializer, responses={200: LotSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """QA releases the lot against its certificate of analysis, signed as released."""
+        return self._decide(request, ReleaseSerializer, services.release_lot)
+
+    @extend_schema(request=DecisionReasonSerializer, responses={200: LotSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """QA rejects the lot with a reason, signed as rejected."""
+        return self._decide(request, DecisionReasonSerializer, services.reject_lot)
+
+    @extend_schema(request=DecisionReasonSerializer, responses={200: LotSerializer})
+    @action(detail=True, methods=["post"])
+    def hold(self, request, pk=None):
+        """QA puts a released lot on hold with a reason, signed as approved."""
+        return self._decide(request, DecisionReasonSerializer, services.hold_lot)
+
+    def _decide(self, request, incoming_class, service):
+        lot = self.get_object()
+        incoming = incoming_class(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        service(user=request.user, lot=lot, request=request._request,
+                **incoming.validated_data)
+        return Response(LotSerializer(self.get_queryset().get(pk=lot.pk)).data)
 
     @extend_schema(responses=UseSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)  # one list: every use of a lot

@@ -4,21 +4,64 @@ from reagents.models import LotStatus, Material, StorageCondition
 from reagents.selectors import MAX_EXPIRING_DAYS
 
 
-class ReceiveForm(forms.Form):
-    site = forms.ModelChoiceField(queryset=None, empty_label=None)
+def _site_field(user) -> forms.ModelChoiceField:
+    """The receiving site: asked only of someone who works at several sites."""
+    sites = user.sites().order_by("code")
+    field = forms.ModelChoiceField(queryset=sites, empty_label=None)
+    if len(sites) == 1:
+        field.widget = forms.HiddenInput()
+        field.initial = sites[0].pk
+    return field
+
+
+class ScanForm(forms.Form):
+    """Step one of a receipt: the label scan (and the site, if the person has several)."""
+
     scan = forms.CharField(
         label="Label scan", max_length=300, strip=False,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off",
                                       "spellcheck": "false",
                                       "placeholder": "Scan the GS1 DataMatrix or GS1-128"}))
-    quantity = forms.DecimalField(max_digits=12, decimal_places=3, min_value=0.001)
-    storage_location = forms.CharField(max_length=100)
-    expiry_date = forms.DateField(required=False, label="Expiry date (only if not on the label)",
-                                  widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = user.sites().order_by("code")
+        self.fields["site"] = _site_field(user)
+        self.order_fields(["site", "scan"])
+
+
+class ReceiveForm(forms.Form):
+    """Step two, after the decoded preview: the reading (if the scan was ambiguous), then
+    what the label cannot say."""
+
+    scan = forms.CharField(max_length=300, strip=False, widget=forms.HiddenInput())
+    reading = forms.ChoiceField(label="How does the printed label read?", required=False,
+                                widget=forms.RadioSelect)
+    quantity = forms.DecimalField(max_digits=12, decimal_places=3, min_value=0.001,
+                                  widget=forms.NumberInput(attrs={"autofocus": True,
+                                                                  "step": "any"}))
+    storage_location = forms.CharField(max_length=100)
+    expiry_date = forms.DateField(required=False, label="Expiry date (not on the label)",
+                                  widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, user=None, preview=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"] = _site_field(user)
+        self.fields["site"].widget = forms.HiddenInput()
+        self.order_fields(["site", "scan", "reading"])
+        if preview is None or not preview.needs_confirmation:
+            del self.fields["reading"]
+        else:  # left to the service to refuse, with its code, when none is chosen
+            self.fields["reading"].choices = [(o.label.hri, _reading_label(n, o.label))
+                                              for n, o in enumerate(preview.options, 1)
+                                              if o.refusal is None]
+        if preview is not None and preview.label.expiry_date is not None:
+            del self.fields["expiry_date"]
+
+
+def _reading_label(number: int, label) -> str:
+    expiry = f"{label.expiry_date:%Y-%m-%d}" if label.expiry_date else "none on the label"
+    return (f"Reading {number}: lot {label.lot}, serial {label.serial_number or 'none'}, "
+            f"expiry {expiry}")
 
 
 class LotFilterForm(forms.Form):

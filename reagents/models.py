@@ -89,6 +89,10 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+# Independence: the person who received a lot never releases it (the code of the refusal).
+RECEIVER_CANNOT_RELEASE = "receiver_cannot_release"
+
+
 class LotTransitionRefused(DomainError):
     code = "lot_transition_refused"
     status = 409
@@ -203,7 +207,7 @@ class LotStatusChange(AppendOnly, Signable, GMPModel):
         if meaning == Meaning.RELEASED and self.lot.received_by_id == user.pk:
             raise SignatureRefused(
                 f"{user.full_name} received this lot and cannot also release it; another "
-                "QA reviewer must release it."
+                "QA reviewer must release it.", code=RECEIVER_CANNOT_RELEASE
             )
 
 

@@ -26,7 +26,9 @@ from reagents.forms import (
     ReceiveForm,
     ReleaseForm,
     ReverseForm,
+    ScanForm,
 )
+from reagents.gs1 import SeparatorMissing
 from reagents.models import LotStatus, ReagentLot, StockEntry
 
 VIEW_LOTS = "reagents.view_reagentlot"
@@ -62,7 +64,15 @@ def lot_detail(request, pk: int):
     lot = _lot(request, pk)
     entries = Paginator(selectors.ledger(lot), 100).get_page(request.GET.get("page"))
     user = request.user
+    release_refusal = ""
+    if user.has_perm("reagents.release_lot") and lot.status in (LotStatus.QUARANTINE,
+                                                                 LotStatus.ON_HOLD):
+        try:  # say why release is impossible rather than offer a dialog that will refuse
+            services.check_lot_decision(user=user, lot=lot, target=LotStatus.RELEASED)
+        except DomainError as error:
+            release_refusal = error.message
     return render(request, "reagents/lot_detail.html", {
+        "release_refusal": release_refusal,
         "lot": lot,
         "changes": selectors.status_history(lot),
         "entries": entries,
@@ -106,6 +116,17 @@ def lot_decide(request, pk: int, action: str):
     lot = _lot(request, pk)
     title, meaning, form_class, service, target, done = DECISIONS[action]
     form = form_class(request.POST)
+    try:  # say why the decision cannot be signed instead of asking for the password
+        services.check_lot_decision(user=request.user, lot=lot, target=target)
+    except DomainError as error:
+        if request.htmx:
+            return render(request, "reagents/_decide_refused.html",
+                          {"title": title, "error": error}, status=error.status)
+        form.is_valid()
+        form.add_error(None, error.message)
+        return render(request, "reagents/decide_form.html",
+                      {"lot": lot, "form": form, "title": title, "action": action,
+                       "refused": True}, status=error.status)
     if not form.is_valid():
         return render(request, "reagents/decide_form.html",
                       {"lot": lot, "form": form, "title": title, "action": action},
@@ -136,22 +157,48 @@ def lot_decide(request, pk: int, action: str):
 @login_required
 @permission_required("reagents.receive_lot", raise_exception=True)
 def receive(request):
-    form = ReceiveForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+    """Scan first: the scan (a GET, it writes nothing) shows what the label decodes to, or
+    why the lot must not be received, before the quantity is asked; the POST receives it."""
+    data = request.POST if request.method == "POST" else request.GET
+    scan_form = ScanForm(data if "scan" in data else None, user=request.user)
+    context = {"scan_form": scan_form}
+    if not scan_form.is_bound:
+        return render(request, "reagents/receive.html", context)
+    if not scan_form.is_valid():
+        return render(request, "reagents/receive.html", context, status=400)
+    site, scan = scan_form.cleaned_data["site"], scan_form.cleaned_data["scan"]
+    # The scan field clears itself: the next scan replaces this one, never appends to it.
+    context["scan_form"] = ScanForm(initial={"site": site.pk}, user=request.user)
+    try:
+        preview = services.preview_receipt(user=request.user, site=site, scan=scan)
+    except DomainError as error:
+        context["refusal"] = error
+        return render(request, "reagents/receive.html", context, status=400)
+    context["scan_form"].fields["scan"].widget.attrs.pop("autofocus", None)
+    context["preview"] = preview
+    if request.method == "GET":
+        context["form"] = ReceiveForm(initial={"site": site.pk, "scan": scan},
+                                      user=request.user, preview=preview)
+        return render(request, "reagents/receive.html", context)
+    form = context["form"] = ReceiveForm(request.POST, user=request.user, preview=preview)
+    if form.is_valid():
         try:
-            lot = services.receive_lot(user=request.user, site=data["site"], scan=data["scan"],
-                                       quantity=data["quantity"],
-                                       storage_location=data["storage_location"],
-                                       expiry_date=data["expiry_date"])
+            lot = services.receive_lot(
+                user=request.user, site=site, scan=scan, quantity=form.cleaned_data["quantity"],
+                storage_location=form.cleaned_data["storage_location"],
+                expiry_date=form.cleaned_data.get("expiry_date"),
+                reading=form.cleaned_data.get("reading", ""))
+        except SeparatorMissing as error:
+            form.add_error(None, error.message)
+            if "reading" in form.fields:
+                form.add_error("reading", "Choose how the printed label reads.")
         except DomainError as error:
             _form_errors(form, error)
         else:
             messages.success(request, f"Received {lot}: {lot.quantity_received} "
                                       f"{lot.material.unit}, {lot.get_status_display().lower()}.")
             return redirect("reagents:lot-detail", pk=lot.pk)
-    return render(request, "reagents/receive.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return render(request, "reagents/receive.html", context, status=400)
 
 
 @login_required

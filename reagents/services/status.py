@@ -14,7 +14,7 @@ from mes import audit
 from mes.models import Meaning, Site, User
 from mes.services.notifications import notify
 from mes.services.signatures import apply_signature, reauthenticate
-from reagents.models import LotStatus, LotStatusChange, ReagentLot
+from reagents.models import RECEIVER_CANNOT_RELEASE, LotStatus, LotStatusChange, ReagentLot
 from reagents.services.common import (
     ReagentRefused,
     change_status,
@@ -61,14 +61,21 @@ def hold_lot(*, user: User, password: str, lot: ReagentLot, reason: str,
                    meaning=Meaning.APPROVED, reason=require_reason(reason), request=request)
 
 
-def _decide(*, user, password, lot, target, meaning, reason, request, coa_reference=""):
+def check_lot_decision(*, user: User, lot: ReagentLot, target: str) -> None:
+    """Everything about QA's decision that can be checked before the password is asked:
+    the permission at the lot's site, the transition, expiry and depletion, and independence
+    (nobody releases a lot they received). Refuses with the rule's code; writes nothing."""
     lot = ReagentLot.objects.select_related("site").get(pk=lot.pk)  # the caller's may be stale
     require(user, "reagents.release_lot", "release, reject or hold reagent lots", lot.site)
-    _check_decision(lot, target)
+    _check_decision(lot, target, user)
+
+
+def _decide(*, user, password, lot, target, meaning, reason, request, coa_reference=""):
+    check_lot_decision(user=user, lot=lot, target=target)
     signer = reauthenticate(user=user, password=password, request=request)
     with transaction.atomic():
         lot = ReagentLot.objects.select_for_update().get(pk=lot.pk)
-        _check_decision(lot, target)
+        _check_decision(lot, target, signer)
         change = change_status(lot, target, user=signer, reason=reason,
                                coa_reference=coa_reference)
         if coa_reference:
@@ -79,7 +86,11 @@ def _decide(*, user, password, lot, target, meaning, reason, request, coa_refere
     return change
 
 
-def _check_decision(lot: ReagentLot, target: str) -> None:
+def _check_decision(lot: ReagentLot, target: str, user: User) -> None:
+    if target == LotStatus.RELEASED and lot.received_by_id == user.pk:
+        raise ReagentRefused(f"{user.full_name} received lot {lot.supplier_lot} and cannot "
+                             "also release it; another QA reviewer must release it.",
+                             code=RECEIVER_CANNOT_RELEASE, status=403)
     if target == LotStatus.RELEASED and lot.status == LotStatus.DEPLETED:
         raise ReagentRefused(f"Lot {lot.supplier_lot} is depleted; there is nothing to "
                              "release.", code="lot_transition_refused")

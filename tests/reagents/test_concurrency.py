@@ -27,7 +27,7 @@ def setting(transactional_db):
     return site, operator, vector
 
 
-@pytest.mark.req("RGT-USE-003")
+@pytest.mark.req("RGT-USE-003:concurrent")
 def test_twenty_parallel_consumptions_of_a_lot_for_ten_succeed_exactly_ten_times(setting):
     site, operator, vector = setting
     lot = make_lot(site=site, material_=vector, quantity="10")

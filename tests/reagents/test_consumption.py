@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.urls import reverse
 
-from mes.errors import DomainError, PermissionRefused, ReasonForChangeRequired
+from mes.errors import DomainError
 from reagents.models import LotStatus, LotStatusChange, ReagentLot, StockEntry
 from reagents.services import adjust_stock, consume_lot, reverse_consumption
 from tests.reagents.factories import lot as make_lot
@@ -30,7 +30,7 @@ def snapshot(lot):
             lot.history.count(), LotStatusChange.objects.count())
 
 
-@pytest.mark.req("RGT-USE-002")
+@pytest.mark.req("RGT-USE-002:record", "RGT-USE-002:balance")
 def test_a_consumption_records_who_when_what_for_and_the_batch_and_patient(
         db, site, operator, vector):
     lot = make_lot(site=site, material_=vector, quantity="10", received_at=JANUARY)
@@ -53,7 +53,7 @@ def test_a_consumption_records_who_when_what_for_and_the_batch_and_patient(
     assert entry.history.get().history_user == operator
 
 
-@pytest.mark.req("RGT-USE-002")
+@pytest.mark.req("RGT-USE-002:balance")
 def test_taking_the_last_of_a_lot_depletes_it(db, site, operator, vector):
     lot = make_lot(site=site, material_=vector, quantity="2")
     use(lot, operator, quantity="2")
@@ -70,7 +70,7 @@ REFUSALS = {
 }
 
 
-@pytest.mark.req("RGT-USE-001")
+@pytest.mark.req("RGT-USE-001:not-released")
 @pytest.mark.parametrize("status", list(REFUSALS))
 def test_a_lot_not_released_is_refused_with_its_own_message(db, site, operator, vector, status):
     lot = make_lot(site=site, material_=vector, status=status)
@@ -83,7 +83,7 @@ def test_a_lot_not_released_is_refused_with_its_own_message(db, site, operator, 
     assert snapshot(lot) == before
 
 
-@pytest.mark.req("RGT-USE-001")
+@pytest.mark.req("RGT-USE-001:expired")
 def test_expiry_is_judged_by_the_sites_calendar_at_the_moment_of_use(db, site, operator,
                                                                      vector):
     # Given a released lot expiring on 2 March at a plant in Amsterdam (UTC+1 in March)
@@ -102,7 +102,7 @@ def test_expiry_is_judged_by_the_sites_calendar_at_the_moment_of_use(db, site, o
     assert entry.quantity == Decimal("-2")
 
 
-@pytest.mark.req("RGT-USE-001")
+@pytest.mark.req("RGT-USE-001:wrong-material")
 def test_the_wrong_material_is_refused(db, site, operator, vector, medium):
     lot = make_lot(site=site, material_=medium)
     before = snapshot(lot)
@@ -113,7 +113,7 @@ def test_the_wrong_material_is_refused(db, site, operator, vector, medium):
     assert snapshot(lot) == before
 
 
-@pytest.mark.req("RGT-USE-001")
+@pytest.mark.req("RGT-USE-001:insufficient")
 def test_more_than_is_on_hand_is_refused(db, site, operator, vector):
     lot = make_lot(site=site, material_=vector, quantity="3")
     before = snapshot(lot)
@@ -124,21 +124,22 @@ def test_more_than_is_on_hand_is_refused(db, site, operator, vector):
     assert snapshot(lot) == before
 
 
-@pytest.mark.req("RGT-USE-001")
+@pytest.mark.req("RGT-USE-001:authorised")
 def test_consumption_needs_the_permission_the_site_and_a_batch(db, site, other_site, vector,
                                                                operator, qa_user):
     here = make_lot(site=site, material_=vector)
     there = make_lot(site=other_site, material_=vector)
-    with pytest.raises(PermissionRefused):
-        use(here, qa_user)
-    with pytest.raises(PermissionRefused):
-        use(there, operator)
-    with pytest.raises(DomainError, match="name the batch"):
-        use(here, operator, batch=" ")
-    assert StockEntry.objects.filter(kind=StockEntry.Kind.CONSUMPTION).count() == 0
+    before = (snapshot(here), snapshot(there))
+    for code, consume in (("permission_denied", lambda: use(here, qa_user)),
+                          ("permission_denied", lambda: use(there, operator)),
+                          ("batch_required", lambda: use(here, operator, batch=" "))):
+        with pytest.raises(DomainError) as refused:
+            consume()
+        assert refused.value.code == code
+        assert (snapshot(here), snapshot(there)) == before
 
 
-@pytest.mark.req("RGT-USE-003")
+@pytest.mark.req("RGT-USE-003:constraint")
 def test_the_database_refuses_a_negative_on_hand_quantity(db, site, vector):
     lot = make_lot(site=site, material_=vector, quantity="1")
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
@@ -150,7 +151,7 @@ def test_the_database_refuses_a_negative_on_hand_quantity(db, site, vector):
         lot.save()
 
 
-@pytest.mark.req("RGT-LED-001")
+@pytest.mark.req("RGT-LED-001:reversal")
 def test_a_reversal_restores_stock_and_keeps_the_original(db, site, operator, supervisor,
                                                           vector):
     lot = make_lot(site=site, material_=vector, quantity="2")
@@ -166,39 +167,47 @@ def test_a_reversal_restores_stock_and_keeps_the_original(db, site, operator, su
     assert (lot.quantity_on_hand, lot.status) == (Decimal("2"), LotStatus.RELEASED)
     assert list(lot.entries.values_list("kind", flat=True)) == ["receipt", "consumption",
                                                                 "reversal"]
-    with pytest.raises(DomainError, match="already reversed"):
+    before = snapshot(lot)
+    with pytest.raises(DomainError, match="already reversed") as refused:
         reverse_consumption(user=supervisor, entry=original, reason="Again")
-    with pytest.raises(DomainError, match="Only a consumption"):
+    assert refused.value.code == "already_reversed"
+    with pytest.raises(DomainError, match="Only a consumption") as refused:
         reverse_consumption(user=supervisor, entry=reversal, reason="Undo the undo")
-    assert StockEntry.objects.count() == 3
+    assert refused.value.code == "not_a_consumption"
+    assert snapshot(lot) == before and StockEntry.objects.count() == 3
 
 
-@pytest.mark.req("RGT-LED-001")
+@pytest.mark.req("RGT-LED-001:reversal")
 def test_a_reversal_needs_a_reason_and_the_permission(db, site, operator, supervisor, vector):
     lot = make_lot(site=site, material_=vector)
     original = use(lot, operator)
-    with pytest.raises(ReasonForChangeRequired):
+    before = snapshot(lot)
+    with pytest.raises(DomainError) as refused:
         reverse_consumption(user=supervisor, entry=original, reason=" ")
-    with pytest.raises(PermissionRefused):
+    assert refused.value.code == "reason_required"
+    with pytest.raises(DomainError) as refused:
         reverse_consumption(user=operator, entry=original, reason="Mine, sorry")
-    assert StockEntry.objects.count() == 2
+    assert refused.value.code == "permission_denied"
+    assert snapshot(lot) == before and StockEntry.objects.count() == 2
 
 
-@pytest.mark.req("RGT-LED-001")
+@pytest.mark.req("RGT-LED-001:adjustment")
 def test_an_adjustment_needs_a_reason_and_cannot_go_negative(db, site, supervisor, vector):
     lot = make_lot(site=site, material_=vector, quantity="5")
     entry = adjust_stock(user=supervisor, lot=lot, quantity="-1", reason="Vial broken")
     assert (entry.kind, entry.quantity, entry.balance_after, entry.reason) == (
         StockEntry.Kind.ADJUSTMENT, Decimal("-1"), Decimal("4"), "Vial broken")
     before = snapshot(lot)
-    with pytest.raises(DomainError, match="would make it negative"):
+    with pytest.raises(DomainError, match="would make it negative") as refused:
         adjust_stock(user=supervisor, lot=lot, quantity="-4.5", reason="Count")
-    with pytest.raises(ReasonForChangeRequired):
+    assert refused.value.code == "insufficient_quantity"
+    with pytest.raises(DomainError) as refused:
         adjust_stock(user=supervisor, lot=lot, quantity="1", reason="")
+    assert refused.value.code == "reason_required"
     assert snapshot(lot) == before
 
 
-@pytest.mark.req("RGT-LED-001")
+@pytest.mark.req("RGT-LED-001:adjustment")
 def test_an_adjustment_beyond_what_a_quantity_can_hold_is_refused_not_a_500(
         db, client, site, supervisor, vector):
     # Given a lot of 10: adding 999,999,999 would need ten digits before the decimal point
@@ -214,7 +223,7 @@ def test_an_adjustment_beyond_what_a_quantity_can_hold_is_refused_not_a_500(
     assert snapshot(lot) == before
 
 
-@pytest.mark.req("RGT-LED-001")
+@pytest.mark.req("RGT-LED-001:append-only")
 def test_ledger_entries_cannot_be_edited_or_deleted(db, site, operator, vector):
     lot = make_lot(site=site, material_=vector)
     entry = use(lot, operator)
@@ -222,19 +231,24 @@ def test_ledger_entries_cannot_be_edited_or_deleted(db, site, operator, vector):
     with refused, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE reagents_stockentry SET quantity = -1 WHERE id = %s",
                        [entry.pk])
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as deletion:
         entry.delete()
+    assert deletion.value.code == "deletion_refused"
+    entry.refresh_from_db()
+    assert entry.quantity == Decimal("-2") and StockEntry.objects.count() == 2
 
 
-@pytest.mark.req("RGT-USE-002")
+@pytest.mark.req("RGT-USE-002:moment")
 def test_the_moment_of_use_cannot_be_in_the_future_or_before_receipt(db, site, operator,
                                                                      vector):
     from django.utils import timezone
 
     lot = make_lot(site=site, material_=vector)
     before = snapshot(lot)
-    with pytest.raises(DomainError, match="in the future"):
+    with pytest.raises(DomainError, match="in the future") as refused:
         use(lot, operator, at=timezone.now() + dt.timedelta(hours=1))
-    with pytest.raises(DomainError, match="cannot have been used before"):
+    assert refused.value.code == "invalid_time"
+    with pytest.raises(DomainError, match="cannot have been used before") as refused:
         use(lot, operator, at=lot.received_at - dt.timedelta(days=1))
+    assert refused.value.code == "invalid_time"
     assert snapshot(lot) == before

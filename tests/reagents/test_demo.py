@@ -7,7 +7,7 @@ from reagents.models import LotStatus, ReagentLot, StockEntry
 from reagents.selectors import released_lots_expiring_within
 
 
-@pytest.mark.req("RGT-DEMO-001")
+@pytest.mark.req("RGT-DEMO-001:content", "RGT-DEMO-001:idempotent")
 def test_the_demo_has_lots_in_every_status_and_is_idempotent(db):
     kernel_demo.load()
     demo.load()

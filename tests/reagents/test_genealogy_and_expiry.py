@@ -28,7 +28,7 @@ def use_many(lot, user, count, *, prefix="B"):
     return entries
 
 
-@pytest.mark.req("RGT-GEN-001")
+@pytest.mark.req("RGT-GEN-001:recall-list", "RGT-GEN-001:by-batch")
 def test_the_recall_list_names_every_batch_and_patient_net_of_reversals(
         db, site, operator, supervisor, vector):
     lot = make_lot(site=site, material_=vector, quantity="100")
@@ -48,7 +48,7 @@ def test_the_recall_list_names_every_batch_and_patient_net_of_reversals(
     assert [u.lot for u in by_patient] == [lot]
 
 
-@pytest.mark.req("RGT-GEN-001")
+@pytest.mark.req("RGT-GEN-001:scoped")
 def test_genealogy_of_another_sites_batch_is_not_shown(db, site, other_site, vector):
     far = person("Operator", sites=[other_site], username="far1", full_name="Far Op")
     lot = make_lot(site=other_site, material_=vector)
@@ -63,7 +63,7 @@ def _genealogy_pages(client, lot, batch_number):
     client.get(reverse("reagents:batch-genealogy") + f"?batch_number={batch_number}")
 
 
-@pytest.mark.req("RGT-GEN-001")
+@pytest.mark.req("RGT-GEN-001:constant-queries", "RGT-GEN-001:recall-list")
 def test_genealogy_queries_are_constant_from_10_to_1000_uses(
         client, site, operator, vector, django_assert_max_num_queries):
     from django.db import connection
@@ -89,7 +89,7 @@ def test_genealogy_queries_are_constant_from_10_to_1000_uses(
     assert csv_rows[0][:3] == ["Batch number", "Patient COI", "Quantity"]
 
 
-@pytest.mark.req("RGT-GEN-001", "RGT-API-001")
+@pytest.mark.req("RGT-GEN-001:constant-queries", "RGT-API-001:read")
 def test_lots_of_a_batch_are_listed_in_constant_queries_however_many_lots_it_used(
         client, site, operator, django_assert_max_num_queries):
     from django.db import connection
@@ -122,7 +122,7 @@ def test_lots_of_a_batch_are_listed_in_constant_queries_however_many_lots_it_use
     assert len(answer.json()) == 10 and all(u["lot"]["received_by"] for u in answer.json())
 
 
-@pytest.mark.req("RGT-JOB-001")
+@pytest.mark.req("RGT-JOB-001:marks-expired")
 def test_the_daily_job_marks_lots_past_expiry_in_the_sites_zone(db, site, vector, qa_user):
     lot = make_lot(site=site, material_=vector, expiry=dt.date(2026, 3, 2))
     quarantined = make_lot(site=site, material_=vector, status=LotStatus.QUARANTINE,
@@ -144,7 +144,7 @@ def test_the_daily_job_marks_lots_past_expiry_in_the_sites_zone(db, site, vector
         assert changes.get().decided_by == audit.system_user()
 
 
-@pytest.mark.req("RGT-JOB-001")
+@pytest.mark.req("RGT-JOB-001:warns-qa")
 def test_qa_is_told_once_a_day_which_released_lots_expire_soon(db, settings, site, vector,
                                                                  qa_user, qa2, operator):
     settings.REAGENTS_EXPIRY_WARNING_DAYS = 7
@@ -167,7 +167,7 @@ def test_qa_is_told_once_a_day_which_released_lots_expire_soon(db, settings, sit
     assert not Notification.objects.filter(recipient=operator).exists()
 
 
-@pytest.mark.req("RGT-JOB-001")
+@pytest.mark.req("RGT-JOB-001:window")
 def test_the_warning_window_defaults_to_30_days(db, settings):
     from reagents.services.status import expiry_warning_days
 
@@ -176,7 +176,7 @@ def test_the_warning_window_defaults_to_30_days(db, settings):
     assert expiry_warning_days() == 30
 
 
-@pytest.mark.req("RGT-JOB-001")
+@pytest.mark.req("RGT-JOB-001:scheduled")
 def test_the_job_is_in_the_beat_schedule(settings):
     from reagents.schedule import BEAT_SCHEDULE
 
@@ -185,7 +185,7 @@ def test_the_job_is_in_the_beat_schedule(settings):
     assert settings.CELERY_BEAT_SCHEDULE["reagents-daily-expiry-check"] == entry
 
 
-@pytest.mark.req("RGT-JOB-001")
+@pytest.mark.req("RGT-JOB-001:marks-expired")
 def test_mark_expired_leaves_lots_in_date_alone(db, site, vector):
     lot = make_lot(site=site, material_=vector)
     assert mark_expired_lots(user=audit.system_user()) == []

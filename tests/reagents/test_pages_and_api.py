@@ -36,7 +36,7 @@ def planner_without_ledger(site, roles):
     return person("Trainer", sites=[site], username="tr1", full_name="Tina Trainer")
 
 
-@pytest.mark.req("RGT-UI-001")
+@pytest.mark.req("RGT-UI-001:scoped")
 @pytest.mark.parametrize("name", ["reagents:lot-detail", "reagents:lot-genealogy",
                                   "reagents:lot-recall-csv"])
 def test_lot_pages_follow_the_permission_matrix(db, site, vector, operator, far_operator,
@@ -47,7 +47,7 @@ def test_lot_pages_follow_the_permission_matrix(db, site, vector, operator, far_
     }, UI)
 
 
-@pytest.mark.req("RGT-API-001")
+@pytest.mark.req("RGT-API-001:scoped")
 @pytest.mark.parametrize("name", ["api-reagents-lot-detail", "api-reagents-lot-genealogy"])
 def test_lot_endpoints_follow_the_permission_matrix(db, site, vector, operator, far_operator,
                                                     planner_without_ledger, name):
@@ -57,7 +57,7 @@ def test_lot_endpoints_follow_the_permission_matrix(db, site, vector, operator, 
     }, API, error_body=True)
 
 
-@pytest.mark.req("RGT-UI-001")
+@pytest.mark.req("RGT-UI-001:lot-list")
 def test_the_lot_list_filters_by_status_material_and_expiring_soon(client, site, vector,
                                                                    medium, operator):
     make_lot(site=site, material_=vector, supplier_lot="REL1")
@@ -77,7 +77,7 @@ def test_the_lot_list_filters_by_status_material_and_expiring_soon(client, site,
     assert lots(expiring=7) == {"SOON1"}
 
 
-@pytest.mark.req("RGT-UI-001")
+@pytest.mark.req("RGT-UI-001:lot-list")
 def test_the_lot_list_has_a_query_budget(client, site, vector, operator,
                                          django_assert_max_num_queries):
     for n in range(30):
@@ -87,7 +87,7 @@ def test_the_lot_list_has_a_query_budget(client, site, vector, operator,
         assert client.get(reverse("reagents:lot-list")).status_code == 200
 
 
-@pytest.mark.req("RGT-UI-001")
+@pytest.mark.req("RGT-UI-001:lot-page")
 def test_the_lot_page_has_a_query_budget(client, site, vector, operator, qa_user,
                                          django_assert_max_num_queries):
     lot = make_lot(site=site, material_=vector, quantity="100")
@@ -100,7 +100,7 @@ def test_the_lot_page_has_a_query_budget(client, site, vector, operator, qa_user
     assert response.status_code == 200 and "B39" in response.content.decode()
 
 
-@pytest.mark.req("RGT-UI-001", "RGT-RCV-001")
+@pytest.mark.req("RGT-UI-001:receiving", "RGT-RCV-001:quarantine-receipt")
 def test_the_receiving_page_takes_a_scan_and_opens_the_new_lot(client, site, vector, operator):
     client.force_login(operator)
     page = client.get(reverse("reagents:receive"))
@@ -114,7 +114,7 @@ def test_the_receiving_page_takes_a_scan_and_opens_the_new_lot(client, site, vec
                                                                 LotStatus.QUARANTINE)
 
 
-@pytest.mark.req("RGT-UI-001", "RGT-RCV-002")
+@pytest.mark.req("RGT-UI-001:receiving", "RGT-RCV-002:bad-label")
 def test_a_bad_scan_on_the_receiving_page_is_a_400_with_the_message(client, site, vector,
                                                                     operator):
     client.force_login(operator)
@@ -126,7 +126,7 @@ def test_a_bad_scan_on_the_receiving_page_is_a_400_with_the_message(client, site
     assert not ReagentLot.objects.exists()
 
 
-@pytest.mark.req("RGT-UI-001")
+@pytest.mark.req("RGT-UI-001:inventory")
 def test_inventory_shows_released_usable_quantity_per_material(client, site, vector, medium,
                                                                operator):
     make_lot(site=site, material_=vector, quantity="3")
@@ -144,7 +144,7 @@ def test_inventory_shows_released_usable_quantity_per_material(client, site, vec
     assert "7.5 mL" in client.get(reverse("reagents:inventory")).content.decode()
 
 
-@pytest.mark.req("RGT-UI-001", "RGT-LED-001")
+@pytest.mark.req("RGT-UI-001:lot-page", "RGT-LED-001:reversal")
 def test_reversing_from_the_lot_page(client, site, vector, operator, supervisor):
     lot = make_lot(site=site, material_=vector)
     entry = consume_lot(user=operator, lot=lot, quantity="1", material=vector, purpose=site,
@@ -157,7 +157,7 @@ def test_reversing_from_the_lot_page(client, site, vector, operator, supervisor)
                        {"reason": "x"}).status_code == 403
 
 
-@pytest.mark.req("RGT-API-001", "RGT-RCV-001")
+@pytest.mark.req("RGT-API-001:receive", "RGT-API-001:errors", "RGT-RCV-001:quarantine-receipt")
 def test_receiving_through_the_api_is_idempotent(db, site, vector, operator):
     api = api_client(operator)
     body = {"site": site.code, "scan": SCAN, "quantity": "4", "storage_location": "LN2"}
@@ -174,7 +174,7 @@ def test_receiving_through_the_api_is_idempotent(db, site, vector, operator):
     assert ReagentLot.objects.count() == 1
 
 
-@pytest.mark.req("RGT-API-001")
+@pytest.mark.req("RGT-API-001:errors")
 @pytest.mark.parametrize("days", ["99999999999", "9" * 5000, "-1", "3651", "abc", "²"])
 def test_a_bad_expiring_within_filter_is_a_400_not_a_500(db, site, vector, operator, days):
     make_lot(site=site, material_=vector)
@@ -183,7 +183,7 @@ def test_a_bad_expiring_within_filter_is_a_400_not_a_500(db, site, vector, opera
     assert answer.json()["fields"] == {"expiring_within": ["A whole number from 0 to 3650."]}
 
 
-@pytest.mark.req("RGT-API-001", "RGT-RCV-002")
+@pytest.mark.req("RGT-API-001:errors", "RGT-RCV-002:bad-label")
 def test_a_lone_symbology_bracket_is_a_clear_400_and_writes_nothing(client, site, vector,
                                                                     operator):
     body = {"site": site.code, "scan": "]", "quantity": "1", "storage_location": "F1"}
@@ -195,7 +195,12 @@ def test_a_lone_symbology_bracket_is_a_clear_400_and_writes_nothing(client, site
     assert not ReagentLot.objects.exists() and not StockEntry.objects.exists()
 
 
-@pytest.mark.req("RGT-API-001", "RGT-USE-001", "RGT-USE-002")
+@pytest.mark.req(
+    "RGT-API-001:consume",
+    "RGT-USE-001:wrong-material",
+    "RGT-USE-001:insufficient",
+    "RGT-USE-002:record",
+)
 def test_consuming_through_the_api(db, site, vector, medium, operator):
     lot = make_lot(site=site, material_=vector, quantity="2")
     api = api_client(operator)
@@ -215,7 +220,7 @@ def test_consuming_through_the_api(db, site, vector, medium, operator):
     assert lot.quantity_on_hand == Decimal("0.5")
 
 
-@pytest.mark.req("RGT-API-001", "RGT-GEN-001")
+@pytest.mark.req("RGT-API-001:read", "RGT-GEN-001:by-batch")
 def test_lots_materials_and_genealogy_through_the_api(db, site, vector, medium, operator):
     lot = make_lot(site=site, material_=vector)
     make_lot(site=site, material_=medium, status=LotStatus.QUARANTINE)
@@ -237,7 +242,7 @@ def test_lots_materials_and_genealogy_through_the_api(db, site, vector, medium, 
     assert api.get("/api/v1/reagents/genealogy/").status_code == 400
 
 
-@pytest.mark.req("RGT-MAT-001", "RGT-UI-001")
+@pytest.mark.req("RGT-MAT-001:qa-adds", "RGT-MAT-001:gtins-normalised")
 def test_qa_adds_a_material_on_its_page_and_a_bad_gtin_is_a_400(client, qa_user, operator):
     client.force_login(qa_user)
     form = {"code": "IL-7", "name": "Interleukin-7", "unit": "µg", "storage_condition": "-20",
