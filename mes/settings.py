@@ -144,6 +144,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_RESET_ON_SUCCESS = True
+# A planned collection more than this many days ahead of the ordering site's date is refused.
+CUSTODY_COLLECTION_HORIZON_DAYS = env.int("CUSTODY_COLLECTION_HORIZON_DAYS", default=365)
 # Password spraying: failed logins for this many different usernames from one address within
 # the window throttle that address (the per-username lockout above is unchanged).
 LOGIN_SPRAY_USERNAMES = env.int("LOGIN_SPRAY_USERNAMES", default=10)
