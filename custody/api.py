@@ -100,8 +100,10 @@ class OrderRequestSerializer(serializers.Serializer):
 
 
 class AdvanceSerializer(serializers.Serializer):
-    status = serializers.CharField(max_length=24, help_text="The stage to record: one of "
-                                   + ", ".join(Order.Status.values))
+    status = serializers.CharField(
+        max_length=24, help_text="The stage to record by hand: "
+        + " or ".join(sorted(orders.MANUAL_STAGES)) + ". The other stages follow the custody "
+        "events and the batch record; asking for one is refused (stage_not_manual).")
     reason = serializers.CharField(max_length=2000)
 
 
@@ -258,7 +260,10 @@ class ReadingBatchRequestSerializer(serializers.Serializer):
     readings = serializers.ListField(
         child=serializers.DictField(), allow_empty=False, max_length=coldchain.MAX_BATCH,
         help_text="Each {recorded_at (ISO 8601 with offset), celsius, logger_id}. Values that "
-                  "are not numbers or physically absurd are refused one by one, with a reason.")
+                  "are not numbers or physically absurd, and times before the shipment's "
+                  "shipping handoff or after its receipt, are refused one by one, each with "
+                  "a code and a reason. If nothing is accepted and something was refused, "
+                  "the whole batch is refused (400) and nothing is recorded.")
 
 
 class PeriodSerializer(serializers.Serializer):
@@ -279,7 +284,10 @@ class ColdChainSerializer(serializers.Serializer):
 
 
 class ReadingBatchResultSerializer(serializers.Serializer):
-    batch = serializers.IntegerField(source="batch.pk")
+    batch = serializers.IntegerField(
+        source="batch.pk", allow_null=True,
+        help_text="The batch recorded; null when every reading was already stored (nothing "
+                  "new, nothing recorded).")
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     refused = serializers.ListField(child=serializers.DictField())
@@ -321,7 +329,8 @@ class ShipmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(methods=["GET"], responses={200: ReadingSerializer(many=True)})
     @extend_schema(methods=["POST"], request=ReadingBatchRequestSerializer,
-                   responses={201: ReadingBatchResultSerializer})
+                   responses={201: ReadingBatchResultSerializer,
+                              200: ReadingBatchResultSerializer})
     @action(detail=True, methods=["get", "post"])
     def readings(self, request, pk=None):
         shipment = self.get_object()
@@ -337,8 +346,9 @@ class ShipmentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         result = coldchain.ingest_readings(actor=request.user, shipment=shipment,
                                            readings=incoming.validated_data["readings"],
                                            source=ReadingBatch.Source.API)
+        # 200 when nothing new was stored (every reading a duplicate): no batch is recorded.
         return Response(ReadingBatchResultSerializer(result).data,
-                        status=status.HTTP_201_CREATED)
+                        status=status.HTTP_201_CREATED if result.batch else status.HTTP_200_OK)
 
     def _ingest(self, request, shipment):
         return self._ingest_view(request, shipment)

@@ -112,8 +112,8 @@ def _journey(order: Order, stage: str, people, lei: Site, umcu: Site, *, days_ag
     for step in PATH[:PATH.index(last) + 1]:
         when += dt.timedelta(hours=3)
         if step == "released":
-            orders.advance_order(actor=qp, order=order, status="released",
-                                 reason="Batch certified by the QP (demo)")
+            orders.advance_order_from_batch(actor=qp, order=order, status="released",
+                                            reason="Batch certified by the QP (demo)")
             continue
         at_clinic = step in ("collected", "packed", "shipped", "received_at_treating_site",
                              "bedside_verified", "infused")

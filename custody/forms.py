@@ -2,6 +2,7 @@ from django import forms
 
 from custody.models import ContainerType, Order, Patient, Product, Shipment
 from custody.models.custody import EventKind
+from custody.services.orders import MANUAL_STAGES
 from mes.models import Site
 
 
@@ -29,8 +30,20 @@ class OrderForm(forms.Form):
 
 
 class AdvanceOrderForm(forms.Form):
-    status = forms.ChoiceField(choices=Order.Status.choices, label="New stage")
+    """The stages a person records by hand (collection scheduled, cancelled); the others
+    follow the custody events and the batch record."""
+
+    status = forms.ChoiceField(
+        choices=[], label="New stage",
+        help_text="Scheduling the collection, or cancelling. Every other stage follows the "
+                  "signed custody events and the batch record.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def __init__(self, *args, stages=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offered = MANUAL_STAGES if stages is None else stages
+        self.fields["status"].choices = [(value, label) for value, label
+                                         in Order.Status.choices if value in offered]
 
 
 class PurposeForm(forms.Form):

@@ -3,10 +3,16 @@ uploads) and the excursions they reveal.
 
 Readings are append-only. A batch is checked reading by reading: a value that is not a
 number, or that no logger can read (below absolute zero, above 100 °C), is refused with
-its reason while the rest are kept; a reading already stored (same logger, same instant)
-is ignored; order does not matter. After each batch the shipment's out-of-range periods
-are recomputed, and each new one (and an exhausted out-of-range budget) raises a
-deviation with patient impact, with the temperature curve attached, in the same request.
+its code and reason while the rest are kept; a reading already stored (same logger, same
+instant) is ignored; order does not matter. A reading timed before the shipment's shipping
+handoff or after its receipt (as its custody events say, give or take the clock
+tolerance) is refused too: it is the logger on a bench, not the material in transit, and
+kept it would raise false excursions (room temperature after unpacking) or hide real ones.
+A batch in which nothing is accepted leaves no batch row: if anything was refused it is
+refused as a whole, with the reasons. After each batch the shipment's out-of-range periods
+are recomputed, and each new one raises one deviation with patient impact, with the
+temperature curve attached, in the same request; the exhausted out-of-range budget is a
+further finding on the deviation of the excursion that exhausted it, never a second one.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from custody.excursions import ColdChainSummary, Period
 from custody.models import (
     ContainerType,
+    CustodyEvent,
     ExcursionDeviation,
     Patient,
     ReadingBatch,
@@ -33,7 +40,9 @@ from custody.models import (
     TemperatureReading,
 )
 from custody.models.coldchain import ABSOLUTE_ZERO, PLAUSIBLE_MAX
+from custody.models.custody import RECEIVING, SHIPPING
 from custody.selectors import ShipmentColdChain, cold_chain_of
+from deviations.selectors import open_deviations_for
 from mes import audit
 from mes.errors import DomainError, PermissionRefused
 from mes.models import Site, User
@@ -96,12 +105,69 @@ def create_shipment(*, actor: User, patient: Patient, origin: Site, destination:
 
 @dataclass
 class IngestResult:
-    batch: ReadingBatch
+    batch: ReadingBatch | None  # None: nothing new (every reading was already stored)
     accepted: int
     duplicates: int
     refused: list[dict]
     summary: ColdChainSummary
     new_reports: list[ExcursionDeviation] = field(default_factory=list)
+
+
+class ReadingRefused(ValueError):
+    """Why one reading of a batch is refused; the batch goes on without it."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+
+
+class ReadingsRefused(DomainError):
+    """Nothing in the batch was accepted and something was refused: no batch is recorded.
+    ``refused`` lists each reading's index, code and reason."""
+
+    code = "no_reading_accepted"
+
+    def __init__(self, refused: list[dict]):
+        codes = {item["code"] for item in refused}
+        first = refused[0]
+        super().__init__(
+            f"None of the readings was accepted, so nothing was stored: {len(refused)} "
+            f"refused (the first, reading {first['index']}: {first['reason']}).",
+            code=codes.pop() if len(codes) == 1 else None,
+            fields={"readings": [f"Reading {item['index']}: {item['reason']} "
+                                 f"({item['code']})." for item in refused[:50]]})
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class TransitWindow:
+    """When the material was in the shipment, as its custody events say (None: not yet)."""
+
+    started_at: datetime | None
+    received_at: datetime | None
+
+    def refusal(self, when: datetime) -> ReadingRefused | None:
+        if self.started_at is not None and when < self.started_at - CLOCK_TOLERANCE:
+            return ReadingRefused("before_shipment_start",
+                                  f"the time is before the shipment started "
+                                  f"({self.started_at.isoformat()})")
+        if self.received_at is not None and when > self.received_at + CLOCK_TOLERANCE:
+            return ReadingRefused("after_shipment_received",
+                                  f"the time is after the shipment was received "
+                                  f"({self.received_at.isoformat()})")
+        return None
+
+
+def transit_window(shipment: Shipment) -> TransitWindow:
+    """From the shipment's first shipping handoff to its first receipt. Before the shipping
+    handoff is recorded there is no lower bound: a logger may report before the handoff is
+    entered, and refusing those readings would lose the material's real temperatures."""
+    events = CustodyEvent.objects.filter(shipment=shipment)
+    started = (events.filter(kind__in=SHIPPING).order_by("occurred_at")
+               .values_list("occurred_at", flat=True).first())
+    received = (events.filter(kind__in=RECEIVING).order_by("occurred_at")
+                .values_list("occurred_at", flat=True).first())
+    return TransitWindow(started_at=started, received_at=received)
 
 
 def _reading_time(value, zone) -> datetime:
@@ -110,10 +176,10 @@ def _reading_time(value, zone) -> datetime:
     else:
         when = parse_datetime(str(value or "").strip())
         if when is None:
-            raise ValueError("not an ISO 8601 date and time")
+            raise ReadingRefused("invalid_time", "not an ISO 8601 date and time")
     if timezone.is_naive(when):
         if zone is None:
-            raise ValueError("the time has no UTC offset")
+            raise ReadingRefused("invalid_time", "the time has no UTC offset")
         when = when.replace(tzinfo=zone)
     return when
 
@@ -122,16 +188,24 @@ def _reading_value(value) -> Decimal:
     try:
         celsius = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValueError("the temperature is not a number") from None
+        raise ReadingRefused("not_a_number", "the temperature is not a number") from None
     if celsius.is_nan() or (isinstance(value, float) and math.isnan(value)):
-        raise ValueError("the temperature is NaN (the logger sent no value)")
+        raise ReadingRefused("not_a_number", "the temperature is NaN (the logger sent no "
+                                             "value)")
     if celsius.is_infinite():
-        raise ValueError("the temperature is infinite")
+        raise ReadingRefused("implausible_temperature", "the temperature is infinite")
     if celsius < ABSOLUTE_ZERO:
-        raise ValueError(f"{celsius} °C is below absolute zero")
+        raise ReadingRefused("implausible_temperature", f"{celsius} °C is below absolute zero")
     if celsius > PLAUSIBLE_MAX:
-        raise ValueError(f"{celsius} °C is physically implausible for a shipment")
+        raise ReadingRefused("implausible_temperature",
+                             f"{celsius} °C is physically implausible for a shipment")
     return celsius.quantize(Decimal("0.01"))
+
+
+def _refusal(index: int, item: dict, problem: ReadingRefused) -> dict:
+    return {"index": index, "recorded_at": str(item.get("recorded_at", "")),
+            "celsius": str(item.get("celsius", "")), "code": problem.code,
+            "reason": str(problem)}
 
 
 def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], source: str,
@@ -149,36 +223,43 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
     if len(readings) > MAX_BATCH:
         raise DomainError(f"Send at most {MAX_BATCH} readings per batch.", code="batch_too_big")
     now = timezone.now()
-    valid: dict[tuple[str, datetime], Decimal] = {}
+    parsed: list[tuple[int, dict, str, datetime, Decimal]] = []
     refused: list[dict] = []
-    duplicates = 0
     for index, item in enumerate(readings):
         try:
             when = _reading_time(item.get("recorded_at"), naive_zone)
             if when > now + CLOCK_TOLERANCE:
-                raise ValueError("the time is in the future")
+                raise ReadingRefused("future_time", "the time is in the future")
             if when < EARLIEST_READING:
-                raise ValueError(f"the time is before {EARLIEST_READING:%Y}: a logger clock "
-                                 "that was never set")
+                raise ReadingRefused("unset_clock", f"the time is before "
+                                     f"{EARLIEST_READING:%Y}: a logger clock that was never set")
             celsius = _reading_value(item.get("celsius"))
             logger = str(item.get("logger_id") or "").strip()[:64]
             if not logger:
-                raise ValueError("the logger identifier is missing")
-        except ValueError as problem:
-            refused.append({"index": index, "recorded_at": str(item.get("recorded_at", "")),
-                            "celsius": str(item.get("celsius", "")), "reason": str(problem)})
+                raise ReadingRefused("missing_logger", "the logger identifier is missing")
+        except ReadingRefused as problem:
+            refused.append(_refusal(index, item, problem))
             continue
-        key = (logger, when)
-        if key in valid:
-            duplicates += 1
-            continue
-        valid[key] = celsius
+        parsed.append((index, item, logger, when, celsius))
     with transaction.atomic():
         shipment = Shipment.objects.select_for_update().select_related(
             "container_type", "patient", "site").get(pk=shipment.pk)
         if shipment.status == Shipment.Status.CANCELLED:
             raise DomainError(f"Shipment {shipment.reference} is cancelled.",
                               code="shipment_cancelled")
+        # Read under the shipment's lock: a receipt recorded meanwhile narrows the window.
+        window = transit_window(shipment)
+        valid: dict[tuple[str, datetime], Decimal] = {}
+        duplicates = 0
+        for index, item, logger, when, celsius in parsed:
+            problem = window.refusal(when)
+            if problem is not None:
+                refused.append(_refusal(index, item, problem))
+            elif (logger, when) in valid:
+                duplicates += 1
+            else:
+                valid[(logger, when)] = celsius
+        refused.sort(key=lambda r: r["index"])
         if valid:
             times = [when for _, when in valid]
             stored = set(TemperatureReading.objects.filter(
@@ -187,6 +268,12 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
             for key in [k for k in valid if k in stored]:
                 del valid[key]
                 duplicates += 1
+        if not valid:
+            if refused:
+                raise ReadingsRefused(refused)
+            [cold] = cold_chain_of([shipment])
+            return IngestResult(batch=None, accepted=0, duplicates=duplicates, refused=[],
+                                summary=cold.summary)
         batch = ReadingBatch(shipment=shipment, site=shipment.site, source=source,
                              received_by=actor, accepted=len(valid), duplicates=duplicates,
                              refused=refused)
@@ -198,7 +285,7 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
              for (logger, when), celsius in sorted(valid.items(), key=lambda kv: kv[0][1])],
             TemperatureReading, user=actor, reason=f"Reading batch {batch.pk}")
         [cold] = cold_chain_of([shipment])
-        reports = _report_excursions(actor=actor, cold=cold) if valid else []
+        reports = _report_excursions(actor=actor, cold=cold)
     return IngestResult(batch=batch, accepted=len(valid), duplicates=duplicates,
                         refused=refused, summary=cold.summary, new_reports=reports)
 
@@ -228,25 +315,53 @@ def _covered(period: Period, reports: list[ExcursionDeviation]) -> bool:
     return any(period.started_at <= r.started_at <= end for r in reports)
 
 
+def _exhausting(summary: ColdChainSummary) -> Period:
+    """The out-of-range period during which the cumulative time went over the budget."""
+    total = Decimal("0.0")
+    for period in summary.periods:
+        total += period.minutes
+        if total > summary.budget_minutes:
+            return period
+    return summary.periods[-1]
+
+
 def _report_excursions(*, actor: User, cold: ShipmentColdChain) -> list[ExcursionDeviation]:
+    """Report each new out-of-range period once, as one deviation; an exhausted budget is
+    reported once too, as a finding of the excursion that exhausted it: on that excursion's
+    new deviation, or added to its deviation raised before (a new one only if that one is
+    already closed or cancelled)."""
     shipment, summary = cold.shipment, cold.summary
     existing = list(ExcursionDeviation.objects.filter(shipment=shipment))
-    periods = [p for p in summary.periods
-               if not _covered(p, [r for r in existing if r.kind == "excursion"])]
+    reported = [r for r in existing if r.kind == ExcursionDeviation.Kind.EXCURSION]
+    periods = [p for p in summary.periods if not _covered(p, reported)]
+    budget_due = summary.budget_exceeded and not any(
+        r.kind == ExcursionDeviation.Kind.BUDGET for r in existing)
+    exhausting = _exhausting(summary) if budget_due else None
+    if not periods and not budget_due:
+        return []
+    svg = cold.svg.encode()
     new = []
     for period in periods:
-        new.append(_report(actor=actor, shipment=shipment, kind=ExcursionDeviation.Kind.EXCURSION,
-                           started_at=period.started_at, ended_at=period.ended_at,
-                           extreme=period.extreme, minutes=period.minutes))
-    if summary.budget_exceeded and not any(r.kind == "budget" for r in existing):
-        worst = max(summary.periods, key=lambda p: p.minutes)
-        new.append(_report(actor=actor, shipment=shipment, kind=ExcursionDeviation.Kind.BUDGET,
-                           started_at=summary.periods[0].started_at, ended_at=None,
-                           extreme=worst.extreme, minutes=summary.minutes_out_of_range))
-    if new:
-        svg = cold.svg.encode()
-        for report in new:
-            _raise_excursion_deviation(actor=actor, report=report, summary=summary, svg=svg)
+        report = _report(actor=actor, shipment=shipment, kind=ExcursionDeviation.Kind.EXCURSION,
+                         started_at=period.started_at, ended_at=period.ended_at,
+                         extreme=period.extreme, minutes=period.minutes)
+        budget = _budget_report(actor=actor, summary=summary, shipment=shipment,
+                                period=period) if period is exhausting else None
+        new += [r for r in (report, budget) if r is not None]
+        _raise_excursion_deviation(actor=actor, report=report, summary=summary, svg=svg,
+                                   budget=budget)
+    if budget_due and not any(p is exhausting for p in periods):
+        # The budget ran out during an excursion reported by an earlier batch.
+        budget = _budget_report(actor=actor, summary=summary, shipment=shipment,
+                                period=exhausting)
+        new.append(budget)
+        owner = next(r for r in reported if _covered(exhausting, [r]))
+        deviation = open_deviations_for(subject=owner).first()
+        if deviation is None:
+            _raise_excursion_deviation(actor=actor, report=budget, summary=summary, svg=svg)
+        else:
+            _add_budget_finding(actor=actor, deviation=deviation, budget=budget,
+                                summary=summary)
     return new
 
 
@@ -259,8 +374,35 @@ def _report(*, actor, shipment, kind, started_at, ended_at, extreme, minutes):
     return report
 
 
+def _budget_report(*, actor, summary: ColdChainSummary, shipment: Shipment,
+                   period: Period) -> ExcursionDeviation:
+    return _report(actor=actor, shipment=shipment, kind=ExcursionDeviation.Kind.BUDGET,
+                   started_at=period.started_at, ended_at=None, extreme=period.extreme,
+                   minutes=summary.minutes_out_of_range)
+
+
+def _budget_text(summary: ColdChainSummary) -> str:
+    return (f"The out-of-range budget is exhausted: {summary.minutes_out_of_range} min out "
+            f"of range in total, of a {summary.budget_minutes} min budget.")
+
+
+def _add_budget_finding(*, actor: User, deviation, budget: ExcursionDeviation,
+                        summary: ColdChainSummary) -> None:
+    from deviations.services.raising import add_finding
+
+    add_finding(reporter=actor, deviation=deviation, rule="custody.budget",
+                classification="critical",
+                text=f"{_budget_text(summary)} Shipment {budget.shipment.reference}.",
+                data={"cumulative_minutes": str(summary.minutes_out_of_range),
+                      "budget_minutes": summary.budget_minutes,
+                      "budget_report_id": budget.pk})
+
+
 def _raise_excursion_deviation(*, actor: User, report: ExcursionDeviation,
-                               summary: ColdChainSummary, svg: bytes) -> None:
+                               summary: ColdChainSummary, svg: bytes,
+                               budget: ExcursionDeviation | None = None) -> None:
+    """One deviation for one excursion; ``budget``: the same excursion exhausted the budget,
+    a second finding of this deviation (which makes it critical)."""
     from deviations.services import raise_deviation
 
     shipment = report.shipment
@@ -268,19 +410,23 @@ def _raise_excursion_deviation(*, actor: User, report: ExcursionDeviation,
     zone = shipment.site.zone
     start = report.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     kind = shipment.container_type
+    findings = [report.kind] + ([budget.kind] if budget else [])
     if report.kind == ExcursionDeviation.Kind.BUDGET:
         title = f"Out-of-range budget exhausted on {shipment.reference} ({patient.coi})"
-        classification = "critical"
+    elif budget is not None:
+        title = (f"Temperature excursion on {shipment.reference} ({patient.coi}), "
+                 "out-of-range budget exhausted")
     else:
         title = f"Temperature excursion on {shipment.reference} ({patient.coi})"
-        classification = "major"
+    classification = "critical" if ExcursionDeviation.Kind.BUDGET in findings else "major"
     description = (
         f"Container {shipment.container_id} ({kind.name}, allowed {kind.range_label}) went "
         f"out of range at {start}; extreme {report.extreme_celsius} °C, "
         f"{report.minutes_out_of_range} min out of range"
         f"{' and still out of range at the last reading' if report.ended_at is None else ''}. "
-        f"Cumulative out of range: {summary.minutes_out_of_range} min of a "
-        f"{summary.budget_minutes} min budget.")
+        + (_budget_text(summary) if ExcursionDeviation.Kind.BUDGET in findings else
+           f"Cumulative out of range: {summary.minutes_out_of_range} min of a "
+           f"{summary.budget_minutes} min budget."))
     raise_deviation(
         reporter=actor, site=patient.site, subject=report, title=title,
         description=description, classification=classification, patient_impact="yes",
@@ -290,6 +436,8 @@ def _raise_excursion_deviation(*, actor: User, report: ExcursionDeviation,
               "extreme_celsius": str(report.extreme_celsius),
               "minutes_out_of_range": str(report.minutes_out_of_range),
               "cumulative_minutes": str(summary.minutes_out_of_range),
-              "budget_minutes": summary.budget_minutes},
+              "budget_minutes": summary.budget_minutes,
+              "findings": [{"rule": f"custody.{finding}"} for finding in findings],
+              **({"budget_report_id": budget.pk} if budget else {})},
         attachments=[(f"temperature-{shipment.reference}.svg", "image/svg+xml", svg)],
     )

@@ -10,10 +10,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from custody.models import CustodyEvent, Order, Patient, Shipment
-from custody.models.custody import ORDER_STATUS_AFTER, RECEIVING, SHIPPING, EventKind
-from custody.models.patients import can_move
-from custody.services.orders import move_order
+from custody.models import CustodyEvent, Patient, Shipment
+from custody.models.custody import RECEIVING, SHIPPING, EventKind
+from custody.services.orders import advance_order_from_event
 from custody.services.scans import verify_label_scan
 from mes import audit
 from mes.errors import DomainError, PermissionRefused
@@ -91,7 +90,7 @@ def record_custody_event(*, actor: User, password: str, handoff: Handoff, reason
         event.save()
         apply_signature(signer=signer, record=event, meaning=Meaning.PERFORMED, reason=why)
         _follow_shipment(actor=actor, event=event)
-        _follow_order(actor=actor, event=event)
+        advance_order_from_event(actor=actor, event=event)
     return event
 
 
@@ -111,10 +110,3 @@ def _follow_shipment(*, actor: User, event: CustodyEvent) -> None:
                                                  f"(custody event {event.pk})")
         shipment.save()
 
-
-def _follow_order(*, actor: User, event: CustodyEvent) -> None:
-    target = ORDER_STATUS_AFTER.get(event.kind)
-    order = Order.objects.select_for_update().filter(patient_id=event.patient_id).first()
-    if target and order is not None and can_move(order.status, target):
-        move_order(actor=actor, order=order, status=target,
-                   reason=f"{event.get_kind_display()} (custody event {event.pk})")

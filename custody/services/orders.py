@@ -2,14 +2,16 @@
 
 An order creates the pseudonymised patient, the separate clinical identity, and the COI
 (an ISBT 128 DIN drawn from a locked counter, or the sponsor's identifier in the format the
-product prescribes). The order then moves along one transition table.
+product prescribes). The order then moves along one transition table, driven by the custody
+events and the batch record; by hand only to schedule the collection or to cancel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,16 +19,29 @@ from custody import din as isbt
 from custody.models import (
     ClinicalIdentity,
     ClinicalIdentityAccess,
+    CustodyEvent,
     DinCounter,
     Order,
     OrderStatusChange,
     Patient,
     Product,
 )
+from custody.models.custody import ORDER_STATUS_AFTER
 from custody.models.patients import ALLOWED, can_move
 from mes import audit
 from mes.errors import Conflict, DomainError, PermissionRefused, ReasonForChangeRequired
 from mes.models import Site, User
+from mes.services.sites import site_today
+
+# No one alive was born before this; an earlier date is a typing error (e.g. 1066 for 1966).
+EARLIEST_DATE_OF_BIRTH = date(1900, 1, 1)
+DEFAULT_COLLECTION_HORIZON_DAYS = 365
+
+
+def collection_horizon() -> timedelta:
+    """How far ahead a collection may be planned (setting CUSTODY_COLLECTION_HORIZON_DAYS)."""
+    return timedelta(days=getattr(settings, "CUSTODY_COLLECTION_HORIZON_DAYS",
+                                  DEFAULT_COLLECTION_HORIZON_DAYS))
 
 
 def _require(actor: User, permission: str, action: str) -> None:
@@ -83,9 +98,7 @@ def _check_request(request: OrderRequest) -> tuple[str, str]:
     if not 1 <= len(initials.replace(".", "")) <= 4:
         raise DomainError("Initials are one to four letters.", code="invalid",
                           fields={"initials": ["One to four letters."]})
-    if request.date_of_birth >= timezone.localdate():
-        raise DomainError("The date of birth must be in the past.", code="invalid",
-                          fields={"date_of_birth": ["Must be in the past."]})
+    _check_dates(request)
     if not request.full_name.strip() or not request.hospital_record_number.strip():
         raise DomainError("The clinical identity needs the full name and hospital record "
                           "number.", code="invalid",
@@ -102,6 +115,41 @@ def _check_request(request: OrderRequest) -> tuple[str, str]:
     if not request.product.is_active:
         raise DomainError(f"{request.product.code} is not accepting orders.", code="invalid")
     return initials, request.hospital_record_number.strip()
+
+
+def _check_dates(request: OrderRequest) -> None:
+    """Dates a person at the treating site typed: checked against that site's own today,
+    not the server's UTC date, so an order placed after midnight local time is not refused
+    (or a day in the future let through) because of the clock's zone."""
+    site = request.ordering_site
+    today = site_today(site)
+    born = request.date_of_birth
+    if born > today:
+        raise DomainError(
+            f"The date of birth {born.isoformat()} is after today ({today.isoformat()} at "
+            f"{site.code}); it must be in the past or today.",
+            code="date_of_birth_in_future",
+            fields={"date_of_birth": [f"Must not be after {today.isoformat()}."]})
+    if born < EARLIEST_DATE_OF_BIRTH:
+        raise DomainError(
+            f"The date of birth {born.isoformat()} is before "
+            f"{EARLIEST_DATE_OF_BIRTH.isoformat()}; check the year.",
+            code="date_of_birth_too_early",
+            fields={"date_of_birth": [f"Must be {EARLIEST_DATE_OF_BIRTH.isoformat()} or "
+                                      "later."]})
+    planned = request.planned_collection_date
+    if planned < today:
+        raise DomainError(
+            f"The planned collection date {planned.isoformat()} is in the past (today is "
+            f"{today.isoformat()} at {site.code}).", code="collection_date_in_past",
+            fields={"planned_collection_date": [f"Must be {today.isoformat()} or later."]})
+    latest = today + collection_horizon()
+    if planned > latest:
+        raise DomainError(
+            f"The planned collection date {planned.isoformat()} is more than "
+            f"{collection_horizon().days} days ahead; plan it by {latest.isoformat()}.",
+            code="collection_date_too_far",
+            fields={"planned_collection_date": [f"Must be {latest.isoformat()} or earlier."]})
 
 
 @transaction.atomic
@@ -160,12 +208,19 @@ def _timeline(order: Order, status: str, *, actor: User, reason: str) -> None:
     change.save()
 
 
-def move_order(*, actor: User, order: Order, status: str, reason: str) -> Order:
-    """Move the order to ``status`` if the transition table allows it (the caller holds the
-    transaction and has checked authority)."""
-    if status not in Order.Status.values:
-        raise DomainError(f"“{status}” is not a stage of an order.", code="invalid",
-                          fields={"status": ["Unknown stage."]})
+S = Order.Status
+# The order's stage follows what happened to the material: custody events move it (see
+# ORDER_STATUS_AFTER) and the batch record moves it into manufacturing and to release. A
+# person may only record what no event stands behind: the collection being scheduled, and
+# the cancellation, each with a reason.
+MANUAL_STAGES = frozenset({S.COLLECTION_SCHEDULED, S.CANCELLED})
+EVENT_STAGES = frozenset(ORDER_STATUS_AFTER.values())
+BATCH_STAGES = frozenset({S.IN_MANUFACTURING, S.RELEASED})
+
+
+def _move_order(*, actor: User, order: Order, status: str, reason: str) -> Order:
+    """Move the locked ``order`` to ``status`` if the transition table allows it, with its
+    timeline entry (the caller holds the transaction and has checked who may)."""
     if not can_move(order.status, status):
         allowed = ", ".join(Order.Status(s).label for s in sorted(ALLOWED[order.status]))
         raise DomainError(
@@ -188,18 +243,78 @@ def move_order(*, actor: User, order: Order, status: str, reason: str) -> Order:
     return order
 
 
+def _locked(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("patient").get(pk=order.pk)
+
+
+def _not_manual(status: str) -> DomainError:
+    label = Order.Status(status).label
+    if status in EVENT_STAGES:
+        why = "it is reached when the custody event is scanned and signed"
+    else:
+        why = "it is reached from the batch record"
+    return DomainError(f"“{label}” cannot be set by hand: {why}. By hand you may only record "
+                       "that the collection is scheduled, or cancel the order.",
+                       code="stage_not_manual", fields={"status": ["Not a manual stage."]})
+
+
 @transaction.atomic
 def advance_order(*, actor: User, order: Order, status: str, reason: str) -> Order:
-    """Record a stage of the order's journey (e.g. collection scheduled); stages follow one
-    another in the fixed order, and cancellation needs a reason."""
+    """Record, by hand and with a reason, one of the stages no event stands behind: the
+    collection scheduled, or the order cancelled. Every other stage follows the custody
+    events and the batch record, never a person's choice."""
     _require(actor, "custody.change_order", "update orders")
+    if status not in Order.Status.values:
+        raise DomainError(f"“{status}” is not a stage of an order.", code="invalid",
+                          fields={"status": ["Unknown stage."]})
+    if status not in MANUAL_STAGES:
+        raise _not_manual(status)
     reason = (reason or "").strip()
     if not reason:
         raise ReasonForChangeRequired("A reason is required.", fields={"reason": ["Required."]})
-    order = Order.objects.select_for_update().select_related("patient").get(pk=order.pk)
+    order = _locked(order)
     if not (actor.has_site(order.site) or actor.has_site(order.ordering_site)):
         raise PermissionRefused(f"{actor.full_name} has no access to this order's sites.")
-    return move_order(actor=actor, order=order, status=status, reason=reason)
+    return _move_order(actor=actor, order=order, status=status, reason=reason)
+
+
+def manual_stages(order: Order) -> list[str]:
+    """The stages a person may record on this order now (for the page's choices)."""
+    return [s for s in Order.Status.values if s in MANUAL_STAGES and can_move(order.status, s)]
+
+
+def advance_order_from_event(*, actor: User, event: CustodyEvent) -> Order | None:
+    """The custody event service, inside the transaction that records ``event``: move the
+    patient's order to the stage the event proves, if it is ahead of where the order is.
+    An event that proves no new stage (a storage move, a stage already passed) leaves the
+    order as it is; the chain of custody shows any break in the sequence."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("advance_order_from_event must run in the event's transaction")
+    target = ORDER_STATUS_AFTER.get(event.kind)
+    order = Order.objects.select_for_update().select_related("patient").filter(
+        patient_id=event.patient_id).first()
+    if target is None or order is None or not can_move(order.status, target):
+        return None
+    return _move_order(actor=actor, order=order, status=target,
+                       reason=f"{event.get_kind_display()} (custody event {event.pk})")
+
+
+@transaction.atomic
+def advance_order_from_batch(*, actor: User, order: Order, status: str, reason: str) -> Order:
+    """For the batch record app: the patient's batch has started manufacturing or has been
+    released. Only those stages, only forward along the transition table, with the reason
+    naming the batch record; the caller has checked the actor's authority for the batch
+    action itself."""
+    if status not in BATCH_STAGES:
+        raise DomainError(
+            f"The batch record can move an order only into manufacturing or to release, not "
+            f"to “{status}”.", code="stage_not_from_batch",
+            fields={"status": ["Not a batch stage."]})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonForChangeRequired("A reason is required.", fields={"reason": ["Required."]})
+    order = _locked(order)
+    return _move_order(actor=actor, order=order, status=status, reason=reason)
 
 
 @transaction.atomic

@@ -14,8 +14,7 @@ from custody import din as isbt
 from custody import selectors
 from custody.forms import AdvanceOrderForm, LookupForm, OrderForm, PurposeForm
 from custody.labels import label_svg
-from custody.models import Patient
-from custody.models.patients import ALLOWED
+from custody.models import Order, Patient
 from custody.services import orders
 from custody.views.common import form_error
 from mes.errors import DomainError
@@ -52,15 +51,12 @@ def patient_detail(request, pk: int):
     patient = _patient(request, pk)
     chain = selectors.chain_of_custody(patient)
     order = chain.order
-    advance = AdvanceOrderForm()
-    if order is not None:
-        advance.fields["status"].choices = [
-            (value, label) for value, label in advance.fields["status"].choices
-            if value in ALLOWED[order.status]]
+    # Only the stages no custody event or batch record stands behind are offered.
+    stages = orders.manual_stages(order) if order is not None else []
+    advance = AdvanceOrderForm(stages=stages)
     return render(request, "custody/patient_detail.html", {
         "patient": patient, "chain": chain, "advance_form": advance,
-        "can_advance": request.user.has_perm("custody.change_order") and order is not None
-        and bool(ALLOWED[order.status]),
+        "can_advance": request.user.has_perm("custody.change_order") and bool(stages),
         "purpose_form": PurposeForm(),
     })
 
@@ -133,7 +129,8 @@ def order_create(request):
 @require_POST
 def order_advance(request, pk: int):
     patient = _patient(request, pk)
-    form = AdvanceOrderForm(request.POST)
+    # Any stage is passed on, so that the service says why a stage cannot be set by hand.
+    form = AdvanceOrderForm(request.POST, stages=Order.Status.values)
     if not form.is_valid():
         messages.error(request, "Choose the new stage and give a reason.")
         return redirect("custody:patient-detail", pk=pk)

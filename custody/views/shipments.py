@@ -44,6 +44,7 @@ def shipment_detail(request, pk: int):
         "batches": shipment.reading_batches.select_related("received_by")[:20],
         "reports": shipment.excursion_reports.all(),
         "events": selectors.events_of(shipment.patient).filter(shipment=shipment),
+        "window": coldchain.transit_window(shipment),
         "upload_form": CsvUploadForm(),
     })
 
@@ -100,6 +101,10 @@ def readings_upload(request, pk: int):
                                            naive_zone=shipment.site.zone)
     except DomainError as error:
         messages.error(request, error.message)
+        return redirect("custody:shipment-detail", pk=pk)
+    if result.batch is None:
+        messages.info(request, f"Nothing new: all {result.duplicates} readings were already "
+                               "stored.")
         return redirect("custody:shipment-detail", pk=pk)
     text = (f"{result.accepted} readings stored, {result.duplicates} duplicates ignored, "
             f"{len(result.refused)} refused.")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from deviations.models import (
     Classification,
+    Comment,
     Deviation,
     DeviationAttachment,
     DeviationCounter,
@@ -145,3 +146,48 @@ def _tell_first_level(deviation: Deviation) -> None:
               f"{deviation.acknowledge_due_at:%Y-%m-%d %H:%M} UTC."),
         link=reverse("deviations:detail", args=[deviation.pk]),
     )
+
+
+SEVERITY = {Classification.MINOR: 0, Classification.MAJOR: 1, Classification.CRITICAL: 2}
+
+
+def add_finding(*, reporter, deviation: Deviation, text: str, rule: str,
+                classification: str | None = None, data: dict | None = None):
+    """A rule's further finding about the event a deviation already records goes on that
+    deviation, not on a new one (one event, one deviation): a comment on its timeline, the
+    finding in its data, and a more severe provisional classification (never lowered, never
+    over QA's confirmed one); the first level of the ladder is told. Refused on a closed or
+    cancelled deviation: the caller raises a new one."""
+    text, rule = (text or "").strip(), (rule or "").strip()
+    if not text or not rule:
+        raise DomainError("A finding says what was found and names its rule.", code="invalid",
+                          fields={"text": ["Required."], "rule": ["Required."]})
+    if classification is not None:
+        _choice(classification, Classification, "classification")
+    with transaction.atomic():
+        deviation = Deviation.objects.select_for_update(of=("self",)).select_related(
+            "site").get(pk=deviation.pk)
+        if not deviation.is_active:
+            raise DomainError(f"Deviation {deviation.number} is "
+                              f"{deviation.get_status_display().lower()}; raise a new one.",
+                              code="not_active", status=409)
+        comment = Comment(site=deviation.site, deviation=deviation, recorded_by=reporter,
+                          text=text)
+        audit.stamp(comment, user=reporter, reason=f"Finding ({rule})")
+        comment.save()
+        record = dict(deviation.data or {})
+        record["findings"] = [*record.get("findings", []),
+                              {"rule": rule, "text": text, **(data or {})}]
+        deviation.data = record
+        if (classification and not deviation.classification_confirmed
+                and SEVERITY[classification] > SEVERITY[deviation.classification]):
+            deviation.classification = classification
+        audit.stamp(deviation, user=reporter, reason=f"Further finding ({rule}): {text}")
+        deviation.save()
+        levels = ladder.ladder_for(deviation.site)
+        if levels:
+            kind = "CRITICAL " if deviation.is_urgent else ""
+            notify(recipients=ladder.recipients(levels[0], deviation.site),
+                   subject=f"{kind}Deviation {deviation.number}: further finding",
+                   body=text, link=reverse("deviations:detail", args=[deviation.pk]))
+    return comment

@@ -53,6 +53,7 @@ def order_for(actor, *, manufacturing_site, ordering_site, product=None, initial
     return place_order(actor=actor, request=OrderRequest(
         product=product or ProductFactory(), manufacturing_site=manufacturing_site,
         ordering_site=ordering_site, initials=initials,
-        date_of_birth=dt.date(1971, 3, 14), planned_collection_date=dt.date(2030, 1, 10),
+        date_of_birth=dt.date(1971, 3, 14),
+        planned_collection_date=dt.date.today() + dt.timedelta(days=14),
         full_name=full_name, hospital_record_number=hospital_record_number,
         external_coi=external_coi))

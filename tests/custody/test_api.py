@@ -2,7 +2,7 @@
 custody events, shipments and reading batches; scoped, with the one error body."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -28,7 +28,8 @@ from tests.permission_matrix import (
 
 ORDER = {"product": "CART-19", "manufacturing_site": "PLANT1", "ordering_site": "CLINIC1",
          "initials": "KL", "date_of_birth": "1965-05-05",
-         "planned_collection_date": "2030-03-01", "full_name": "Karl Lang",
+         "planned_collection_date": (date.today() + timedelta(days=30)).isoformat(),
+         "full_name": "Karl Lang",
          "hospital_record_number": "UMC-778", "external_reference": "CL-42"}
 
 
@@ -37,7 +38,7 @@ def post(client, url, data, key=None):
     return client.post(url, json.dumps(data), content_type="application/json", **headers)
 
 
-@pytest.mark.req("COI-ORD-001", "COI-API-001", "COI-PAT-001")
+@pytest.mark.req("COI-ORD-001:api-idempotent", "COI-API-001", "COI-PAT-001:never-in-api")
 def test_an_order_by_api_is_idempotent_and_never_returns_the_identity(planner, site,
                                                                       clinical_site):
     ProductFactory()
@@ -57,19 +58,40 @@ def test_an_order_by_api_is_idempotent_and_never_returns_the_identity(planner, s
     assert "Karl Lang" not in listing and "UMC-778" not in listing
 
 
-@pytest.mark.req("COI-ORD-001", "COI-API-001")
+@pytest.mark.req("COI-ORD-002:api", "COI-API-001")
 def test_a_bad_order_is_a_clear_4xx_with_nothing_written(planner, site, clinical_site):
     ProductFactory()
     client = api_client(planner)
     response = post(client, "/api/v1/custody/orders/", {**ORDER, "date_of_birth": "2999-01-01"})
     assert response.status_code == 400 and error_body_problem(response) is None
-    assert response.json()["fields"] == {"date_of_birth": ["Must be in the past."]}
+    assert response.json()["code"] == "date_of_birth_in_future"
+    assert list(response.json()["fields"]) == ["date_of_birth"]
     response = post(client, "/api/v1/custody/orders/", {**ORDER, "product": "NOPE"})
     assert response.status_code == 400 and "product" in response.json()["fields"]
     assert not Patient.objects.exists()
 
 
-@pytest.mark.req("COI-ORD-001", "COI-API-001")
+@pytest.mark.req("COI-ORD-002:api")
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("date_of_birth", "9999-12-31", "date_of_birth_in_future"),
+    ("date_of_birth", "1899-12-31", "date_of_birth_too_early"),
+    ("date_of_birth", "0001-01-01", "date_of_birth_too_early"),
+    ("planned_collection_date", "9999-12-31", "collection_date_too_far"),
+    ("planned_collection_date", "2000-01-01", "collection_date_in_past"),
+    ("planned_collection_date", "10000-01-01", "invalid"),
+    ("date_of_birth", "1971-02-30", "invalid"),
+])
+def test_an_implausible_date_by_api_is_a_400_naming_the_field(planner, site, clinical_site,
+                                                              field, value, code):
+    ProductFactory()
+    response = post(api_client(planner), "/api/v1/custody/orders/", {**ORDER, field: value})
+    assert response.status_code == 400, response.content
+    assert error_body_problem(response) is None
+    assert response.json()["code"] == code and list(response.json()["fields"]) == [field]
+    assert not Patient.objects.exists() and not DinCounter.objects.exists()
+
+
+@pytest.mark.req("COI-ORD-001:sites", "COI-API-001")
 def test_an_order_must_come_from_a_clinical_site(planner, site, clinical_site):
     ProductFactory()
     client = api_client(planner)
@@ -90,7 +112,7 @@ def test_patients_and_orders_are_scoped(patient, operator, roles):
                                  API, error_body=True)
 
 
-@pytest.mark.req("COI-EVT-001", "COI-API-001")
+@pytest.mark.req("COI-EVT-001:api", "COI-API-001")
 def test_a_custody_event_by_api_is_signed(operator, password, patient, site):
     client = api_client(operator)
     response = post(client, "/api/v1/custody/custody-events/", {
@@ -103,7 +125,7 @@ def test_a_custody_event_by_api_is_signed(operator, password, patient, site):
     assert [e["kind"] for e in listed["results"]] == ["received"]
 
 
-@pytest.mark.req("COI-EVT-002", "COI-API-001")
+@pytest.mark.req("COI-EVT-002:api", "COI-API-001")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_mismatching_scan_by_api_is_a_409_and_leaves_the_deviation(roles):
@@ -126,7 +148,7 @@ def test_a_mismatching_scan_by_api_is_a_409_and_leaves_the_deviation(roles):
     assert not CustodyEvent.objects.exists()
 
 
-@pytest.mark.req("COI-CC-001", "COI-API-001")
+@pytest.mark.req("COI-CC-001:api", "COI-CC-001:refused", "COI-API-001")
 def test_reading_batches_by_api(operator, patient, site, clinical_site):
     shipment = create_shipment(actor=operator, patient=patient, origin=clinical_site,
                                destination=site, container_type=ContainerTypeFactory(),
@@ -157,18 +179,29 @@ def test_reading_batches_by_api(operator, patient, site, clinical_site):
     assert refused.status_code == 403 and error_body_problem(refused) is None
 
 
-@pytest.mark.req("COI-ORD-001", "COI-API-001")
-def test_the_order_stage_is_advanced_by_api_with_a_reason(planner, order):
+@pytest.mark.req("COI-ORD-003:api", "COI-API-001")
+def test_by_api_only_the_manual_stages_are_recorded(planner, order):
     client = api_client(planner)
     url = f"/api/v1/custody/orders/{order.pk}/advance/"
     done = post(client, url, {"status": "collection_scheduled", "reason": "Slot booked"})
     assert done.status_code == 200 and done.json()["status"] == "collection_scheduled"
     assert [t["status"] for t in done.json()["timeline"]] == ["ordered", "collection_scheduled"]
-    back = post(client, url, {"status": "ordered", "reason": "Undo"})
-    assert back.status_code == 400 and back.json()["code"] == "invalid_transition"
+
+    def unchanged():
+        order.refresh_from_db()
+        return order.status == "collection_scheduled" and order.timeline.count() == 2
+
+    for status in ("collected", "released", "infused", "ordered"):
+        refused = post(client, url, {"status": status, "reason": "The ward says so"})
+        assert refused.status_code == 400 and error_body_problem(refused) is None
+        assert refused.json()["code"] == "stage_not_manual", status
+        assert refused.json()["fields"] == {"status": ["Not a manual stage."]}
+        assert unchanged()
     unknown = post(client, url, {"status": "teleported", "reason": "?"})
     assert unknown.status_code == 400 and unknown.json()["fields"] == {
         "status": ["Unknown stage."]}
+    no_reason = post(client, url, {"status": "cancelled", "reason": " "})
+    assert no_reason.status_code == 400 and unchanged()
 
 
 @pytest.mark.req("COI-API-001")

@@ -19,13 +19,13 @@ APPEND_ONLY = [ClinicalIdentityAccess, CustodyEvent, ExcursionDeviation, OrderSt
                ReadingBatch, ScanRefusal, TemperatureReading]
 
 
-@pytest.mark.req("COI-EVT-001")
+@pytest.mark.req("COI-EVT-001:append-only")
 def test_custody_records_are_declared_append_only():
     tables = set(append_only_tables())
     assert {m._meta.db_table for m in APPEND_ONLY} <= tables
 
 
-@pytest.mark.req("COI-EVT-001")
+@pytest.mark.req("COI-EVT-001:append-only")
 def test_a_signed_custody_event_cannot_be_rewritten_with_sql(operator, password, patient,
                                                              clinical_site):
     from custody.services.events import Handoff, record_custody_event

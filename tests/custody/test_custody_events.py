@@ -32,7 +32,7 @@ def record(actor, password, patient, site, kind="collected", scan=None, **extra)
                                 handoff=handoff(patient, site, kind, scan, **extra))
 
 
-@pytest.mark.req("COI-EVT-001")
+@pytest.mark.req("COI-EVT-001:recorded", "COI-EVT-001:signed")
 def test_a_handoff_is_recorded_and_signed_as_performed(operator, password, patient,
                                                        clinical_site):
     event = record(operator, password, patient, clinical_site)
@@ -47,37 +47,42 @@ def test_a_handoff_is_recorded_and_signed_as_performed(operator, password, patie
         operator, "Collected (apheresis) recorded")
 
 
-@pytest.mark.req("COI-EVT-001")
+@pytest.mark.req("COI-EVT-001:signed")
 def test_a_wrong_password_records_nothing(operator, patient, clinical_site):
-    with pytest.raises(SignatureRefused):
+    with pytest.raises(SignatureRefused) as refused:
         record(operator, "wrong", patient, clinical_site)
+    assert refused.value.code == "wrong_password"
     assert not CustodyEvent.objects.exists() and not ElectronicSignature.objects.exists()
     assert not ScanRefusal.objects.exists()
 
 
-@pytest.mark.req("COI-EVT-001")
+@pytest.mark.req("COI-EVT-001:authorised")
 def test_only_people_with_the_permission_at_the_site_record_handoffs(qa_user, password,
                                                                     patient, site):
-    with pytest.raises(PermissionRefused):
+    with pytest.raises(PermissionRefused) as refused:
         record(qa_user, password, patient, site, kind="received")
-    assert not CustodyEvent.objects.exists()
+    assert refused.value.code == "permission_denied"
+    assert not CustodyEvent.objects.exists() and not ScanRefusal.objects.exists()
+    assert not ElectronicSignature.objects.exists()
+    assert Order.objects.get(patient=patient).status == "ordered"
 
 
-@pytest.mark.req("COI-EVT-002", "COI-DIN-002")
+@pytest.mark.req("COI-EVT-002:misread", "COI-DIN-002:wrong-check")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_check_character_is_refused_and_logged_without_a_deviation(
         operator, password, patient, clinical_site):
     wrong = patient.isbt.barcode_data + ("A" if patient.isbt.check != "A" else "B")
-    with pytest.raises(isbt.InvalidScan, match="check character"):
+    with pytest.raises(isbt.InvalidScan, match="check character") as refused:
         record(operator, password, patient, clinical_site, scan=wrong)
+    assert refused.value.code == "wrong_check_character"
     refusal = ScanRefusal.objects.get()
     assert (refusal.reason, refusal.scanned, refusal.scanned_by) == (
         "wrong_check_character", wrong, operator)
     assert not CustodyEvent.objects.exists() and not Deviation.objects.exists()
 
 
-@pytest.mark.req("COI-EVT-002")
+@pytest.mark.req("COI-EVT-002:mismatch-refused", "COI-EVT-002:mismatch-logged")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_another_patients_label_is_refused_and_raises_a_critical_deviation(
@@ -86,7 +91,7 @@ def test_another_patients_label_is_refused_and_raises_a_critical_deviation(
                       full_name="John Roe", hospital_record_number="H-0002").patient
     with pytest.raises(LabelMismatch, match="WRONG PATIENT") as refused:
         record(operator, password, patient, clinical_site, scan=scan_of(other))
-    assert refused.value.status == 409
+    assert (refused.value.code, refused.value.status) == ("label_mismatch", 409)
     # The refusal and the deviation were committed although the handoff was refused.
     refusal = ScanRefusal.objects.get()
     assert (refusal.reason, refusal.matched_patient, refusal.patient) == (
@@ -99,19 +104,22 @@ def test_another_patients_label_is_refused_and_raises_a_critical_deviation(
     assert Order.objects.get(patient=patient).status == "ordered"
 
 
-@pytest.mark.req("COI-EVT-002")
+@pytest.mark.req("COI-EVT-002:mismatch-refused", "COI-EVT-002:mismatch-logged")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_identifier_that_is_not_this_patients_is_a_mismatch_too(
         operator, password, patient, clinical_site):
     stranger = isbt.DIN(isbt.compose("G1234", 26, 999_999))
-    with pytest.raises(LabelMismatch, match="WRONG LABEL"):
+    with pytest.raises(LabelMismatch, match="WRONG LABEL") as refused:
         record(operator, password, patient, clinical_site, scan=stranger.barcode_data)
+    assert refused.value.code == "label_mismatch"
     assert ScanRefusal.objects.get().reason == "unknown_identifier"
     assert Deviation.objects.get().classification == "critical"
+    assert not CustodyEvent.objects.exists() and not ElectronicSignature.objects.exists()
+    assert Order.objects.get(patient=patient).status == "ordered"
 
 
-@pytest.mark.req("COI-EVT-003")
+@pytest.mark.req("COI-EVT-003:receipt-without-shipment")
 def test_a_receipt_without_a_shipment_is_a_visible_break(operator, password, patient, site,
                                                          clinical_site):
     now = timezone.now()
@@ -124,7 +132,7 @@ def test_a_receipt_without_a_shipment_is_a_visible_break(operator, password, pat
                     "before it."}
 
 
-@pytest.mark.req("COI-EVT-003")
+@pytest.mark.req("COI-EVT-003:missing-step", "COI-EVT-003:site-change")
 def test_a_missing_step_and_a_change_of_site_are_breaks(operator, password, patient, site,
                                                         clinical_site):
     now = timezone.now()
@@ -140,7 +148,7 @@ def test_a_missing_step_and_a_change_of_site_are_breaks(operator, password, pati
     assert breaks[infused.pk].startswith("Gap: “packed” is followed by “infused”")
 
 
-@pytest.mark.req("COI-EVT-003")
+@pytest.mark.req("COI-EVT-003:complete")
 def test_a_complete_journey_has_no_break(operator, password, patient, site, clinical_site):
     start = timezone.now() - timedelta(days=20)
     steps = [(clinical_site, "collected"), (clinical_site, "packed"),
@@ -159,7 +167,8 @@ def test_a_complete_journey_has_no_break(operator, password, patient, site, clin
         "delivered", "infused"]
 
 
-@pytest.mark.req("COI-EVT-001", "COI-DIN-003")
+@pytest.mark.req("COI-EVT-001:label", "COI-EVT-002:mismatch-refused",
+                 "COI-DIN-003:sponsor-scan")
 def test_a_sponsor_assigned_coi_is_scanned_as_it_is(operator, planner, password, site,
                                                     clinical_site):
     from tests.custody.factories import ProductFactory
@@ -170,5 +179,8 @@ def test_a_sponsor_assigned_coi_is_scanned_as_it_is(operator, planner, password,
                         product=product, external_coi="SPX-0007-AB").patient
     event = record(operator, password, patient, clinical_site, scan=" spx-0007-ab\n")
     assert event.kind == "collected"
-    with pytest.raises(LabelMismatch):
+    with pytest.raises(LabelMismatch) as refused:
         record(operator, password, patient, clinical_site, scan="SPX-0008-AB")
+    assert refused.value.code == "label_mismatch"
+    assert list(CustodyEvent.objects.all()) == [event]
+    assert ElectronicSignature.objects.count() == 1

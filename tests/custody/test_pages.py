@@ -44,7 +44,7 @@ def outsider(roles):
     return person("QA Reviewer", sites=[elsewhere], username="qa7", full_name="Out Sider")
 
 
-@pytest.mark.req("COI-UI-001")
+@pytest.mark.req("COI-UI-001:patient-scoped")
 @pytest.mark.parametrize("name", ["patient-detail", "chain-report", "label", "label-sheet"])
 def test_patient_pages_are_scoped_to_the_patients_sites(name, patient, outsider, operator,
                                                         roles):
@@ -54,7 +54,7 @@ def test_patient_pages_are_scoped_to_the_patients_sites(name, patient, outsider,
                              UI)
 
 
-@pytest.mark.req("COI-UI-001")
+@pytest.mark.req("COI-UI-001:patient-page")
 def test_the_patient_page_shows_identity_block_timeline_chain_and_never_the_name(
         client, operator, patient):
     client.force_login(operator)
@@ -66,7 +66,7 @@ def test_the_patient_page_shows_identity_block_timeline_chain_and_never_the_name
     assert "Clinical identity" not in html  # no link without the permission
 
 
-@pytest.mark.req("COI-PAT-001")
+@pytest.mark.req("COI-PAT-001:permission", "COI-PAT-001:purpose", "COI-PAT-001:logged")
 def test_the_identity_page_logs_each_view_and_needs_the_permission(client, operator, qa_user,
                                                                    patient):
     url = reverse("custody:clinical-identity", args=[patient.pk])
@@ -83,7 +83,7 @@ def test_the_identity_page_logs_each_view_and_needs_the_permission(client, opera
     assert (access.user, access.purpose) == (qa_user, "Investigating DEV-7")
 
 
-@pytest.mark.req("COI-RPT-001", "COI-UI-001")
+@pytest.mark.req("COI-RPT-001:queries", "COI-RPT-001:content")
 @pytest.mark.parametrize("name", ["chain-report", "patient-detail"])
 def test_the_report_keeps_a_constant_number_of_queries(
         name, client, operator, patient, site, django_assert_max_num_queries):
@@ -102,7 +102,7 @@ def test_the_report_keeps_a_constant_number_of_queries(
     assert "CET" in html or "CEST" in html  # the site's zone
 
 
-@pytest.mark.req("COI-RPT-001", "COI-EVT-003")
+@pytest.mark.req("COI-RPT-001:content", "COI-EVT-003:receipt-without-shipment")
 def test_the_report_shows_people_zones_breaks_and_temperature(client, operator, password,
                                                               patient, site, clinical_site):
     from custody.services.events import Handoff, record_custody_event
@@ -123,7 +123,8 @@ def test_the_report_shows_people_zones_breaks_and_temperature(client, operator, 
     assert "3 readings, -180.00 to -180.00 °C" in html and "In range throughout" in html
 
 
-@pytest.mark.req("COI-LBL-001")
+@pytest.mark.req("COI-LBL-001:size", "COI-LBL-001:code128", "COI-LBL-001:datamatrix",
+                 "COI-LBL-001:eye-readable")
 def test_the_label_is_an_svg_at_label_size_with_both_symbols_and_the_boxed_check(
         client, operator, patient):
     client.force_login(operator)
@@ -140,7 +141,7 @@ def test_the_label_is_an_svg_at_label_size_with_both_symbols_and_the_boxed_check
     assert "style=" not in svg  # our CSP refuses inline styles
 
 
-@pytest.mark.req("COI-LBL-001")
+@pytest.mark.req("COI-LBL-001:code128")
 def test_the_code128_encodes_the_data_identifier_din_and_flags(patient):
     import barcode
 
@@ -154,7 +155,8 @@ def test_the_code128_encodes_the_data_identifier_din_and_flags(patient):
                             if c == "1" and (i == 0 or pattern[i - 1] == "0"))
 
 
-@pytest.mark.req("COI-EVT-002", "COI-UI-001")
+@pytest.mark.req("COI-EVT-002:mismatch-logged", "COI-EVT-002:terminal-field",
+                 "COI-UI-001:terminal")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_mismatching_scan_on_the_terminal_is_refused_and_the_deviation_stays(roles):
@@ -170,14 +172,20 @@ def test_a_mismatching_scan_on_the_terminal_is_refused_and_the_deviation_stays(r
         "label_scan": other.isbt.barcode_data}, HTTP_HX_REQUEST="true")
     assert response.status_code == 409
     assert response["HX-Retarget"] == "#scan-card"
-    assert "WRONG PATIENT" in response.content.decode()
+    html = response.content.decode()
+    assert 'role="alertdialog"' in html and "WRONG PATIENT" in html
+    # The scan field comes back empty, with its own error (not the alarm's text).
+    assert 'name="label_scan" value=' not in html and other.isbt.barcode_data not in html.split(
+        'id="scan-form"')[1]
+    assert ('id="id_label_scan-error">Refused: not this patient&#x27;s label. Scan this '
+            'patient&#x27;s label.</span>') in html
     assert ScanRefusal.objects.get().matched_patient == other
     deviation = Deviation.objects.get()
     assert (deviation.classification, deviation.patient_impact) == ("critical", "yes")
     assert not CustodyEvent.objects.exists()
 
 
-@pytest.mark.req("COI-EVT-001", "COI-UI-001")
+@pytest.mark.req("COI-EVT-001:terminal", "COI-UI-001:terminal")
 def test_the_terminal_flow_opens_the_sign_dialog_then_records_the_signed_event(
         client, operator, password, patient, site):
     client.force_login(operator)
@@ -196,28 +204,29 @@ def test_the_terminal_flow_opens_the_sign_dialog_then_records_the_signed_event(
     assert (event.kind, event.performed_by) == ("received", operator)
 
 
-@pytest.mark.req("COI-ORD-001", "COI-UI-001")
+@pytest.mark.req("COI-ORD-001:form", "COI-UI-001:order-form")
 def test_the_order_form_places_an_order(client, planner, site, clinical_site):
     from tests.custody.factories import ProductFactory
 
     product = ProductFactory()
+    soon = (timezone.localdate() + timedelta(days=30)).isoformat()
     client.force_login(planner)
     assert client.get(reverse("custody:order-create")).status_code == 200
     response = client.post(reverse("custody:order-create"), {
         "product": product.pk, "ordering_site": clinical_site.pk,
         "manufacturing_site": site.pk, "initials": "AB", "date_of_birth": "1980-02-02",
-        "planned_collection_date": "2030-02-02", "full_name": "Anna Bell",
+        "planned_collection_date": soon, "full_name": "Anna Bell",
         "hospital_record_number": "H-9"})
     assert response.status_code == 302
     bad = client.post(reverse("custody:order-create"), {
         "product": product.pk, "ordering_site": clinical_site.pk,
         "manufacturing_site": site.pk, "initials": "AB", "date_of_birth": "2999-02-02",
-        "planned_collection_date": "2030-02-02", "full_name": "Anna Bell",
+        "planned_collection_date": soon, "full_name": "Anna Bell",
         "hospital_record_number": "H-9"})
     assert bad.status_code == 400 and "must be in the past" in bad.content.decode()
 
 
-@pytest.mark.req("COI-UI-001")
+@pytest.mark.req("COI-UI-001:shipment-scoped", "COI-CC-003:chart")
 def test_shipment_pages_are_scoped_and_show_the_chart(patient, operator, outsider, site,
                                                       clinical_site, roles):
     shipment = create_shipment(actor=operator, patient=patient, origin=clinical_site,
@@ -230,7 +239,7 @@ def test_shipment_pages_are_scoped_and_show_the_chart(patient, operator, outside
     assert "No temperature readings yet." in responses[ALLOWED].content.decode()
 
 
-@pytest.mark.req("COI-UI-001")
+@pytest.mark.req("COI-UI-001:home")
 def test_home_panel_and_patient_list(client, operator, patient):
     client.force_login(operator)
     assert "Patients in the journey" in client.get("/").content.decode()
