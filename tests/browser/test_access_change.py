@@ -65,7 +65,7 @@ def ask_to_grant(page: Page, role: str, reason: str):
     return dialog
 
 
-@pytest.mark.req("FND-UI-002", "FND-ACC-001")
+@pytest.mark.req("FND-UI-002:dialog", "FND-UI-002:manifestation", "FND-ACC-001:history")
 def test_administrator_grants_a_role_and_signs_it_as_approved(
     page: Page, live_server, administrator, operator, screenshot, browser_errors,
 ):
@@ -129,7 +129,7 @@ def test_administrator_grants_a_role_and_signs_it_as_approved(
     assert browser_errors == []
 
 
-@pytest.mark.req("FND-UI-002", "FND-ACC-001")
+@pytest.mark.req("FND-UI-002:dialog", "FND-ACC-001:signed-first")
 def test_wrong_password_in_the_sign_dialog_changes_nothing(
     page: Page, live_server, administrator, operator, screenshot, browser_errors,
 ):

@@ -122,7 +122,7 @@ def access_change(admin_user, newcomer, site):
 # --- FND-API-001: schema and local docs ---------------------------------------------------
 
 
-@pytest.mark.req("FND-API-001")
+@pytest.mark.req("FND-API-001:schema")
 def test_the_openapi_schema_lists_the_kernel_endpoints(operator):
     # given a logged-in person
     client = api_client(operator)
@@ -140,7 +140,7 @@ def test_the_openapi_schema_lists_the_kernel_endpoints(operator):
     assert "post" in schema["paths"]["/api/v1/signatures/"]
 
 
-@pytest.mark.req("FND-API-001")
+@pytest.mark.req("FND-API-001:swagger")
 def test_swagger_ui_loads_its_assets_from_our_own_static_files(operator):
     # given a logged-in person
     client = api_client(operator)
@@ -166,7 +166,7 @@ def test_swagger_ui_loads_its_assets_from_our_own_static_files(operator):
         assert asset.getvalue(), url
 
 
-@pytest.mark.req("FND-API-001")
+@pytest.mark.req("FND-API-001:swagger")
 def test_swagger_ui_runs_under_our_content_security_policy(operator):
     # given the site-wide policy allows scripts from our own origin only
     client = api_client(operator)
@@ -222,7 +222,7 @@ def test_a_sign_request_with_missing_fields_is_a_400_naming_each_field(integrati
     assert signature_count() == 0
 
 
-@pytest.mark.req("FND-API-002", "FND-SIG-006")
+@pytest.mark.req("FND-API-002", "FND-SIG-006:sign")
 def test_a_wrong_password_is_a_403_and_nothing_is_signed(integration_user, access_change):
     # given a pending access change the caller may approve
     client = api_client(integration_user)
@@ -254,7 +254,7 @@ def test_signing_an_unknown_record_is_a_404(integration_user, password):
     assert signature_count() == 0
 
 
-@pytest.mark.req("FND-API-002", "FND-SIG-006")
+@pytest.mark.req("FND-API-002", "FND-SIG-006:sign")
 def test_signing_without_the_approve_permission_is_a_403_and_nothing_is_signed(
         qa_user, access_change, password):
     # given a QA reviewer at the site, who lacks mes.approve_accesschange
@@ -272,7 +272,7 @@ def test_signing_without_the_approve_permission_is_a_403_and_nothing_is_signed(
     assert signature_count() == 0
 
 
-@pytest.mark.req("FND-API-002", "FND-SIG-006")
+@pytest.mark.req("FND-API-002", "FND-SIG-006:sign")
 def test_signing_the_same_record_twice_with_the_same_meaning_is_a_409(
         integration_user, access_change, password):
     # given the caller has already approved the access change
@@ -289,7 +289,7 @@ def test_signing_the_same_record_twice_with_the_same_meaning_is_a_409(
     assert signature_count() == 1
 
 
-@pytest.mark.req("FND-API-002", "FND-SIG-006")
+@pytest.mark.req("FND-API-002", "FND-SIG-006:sign", "FND-SIG-003:immutable")
 def test_a_signature_cannot_be_changed_or_removed_through_the_api(integration_user,
                                                                    access_change, password):
     # given a signature made through the API
@@ -335,7 +335,7 @@ def audit_people(operator, qa_user, other_site):
     }
 
 
-@pytest.mark.req("FND-SCOPE-001", "FND-API-002")
+@pytest.mark.req("FND-SCOPE-001:api", "FND-API-002")
 def test_the_audit_trail_endpoint_is_scoped_to_permission_and_site(site, audit_people):
     # given the site's audit trail and four people
     url = f"/api/v1/audit-trail/mes/site/{site.pk}/"
@@ -350,7 +350,7 @@ def test_the_audit_trail_endpoint_is_scoped_to_permission_and_site(site, audit_p
     assert responses[OTHER_SITE].json()["code"] == "not_found"
 
 
-@pytest.mark.req("FND-SCOPE-001")
+@pytest.mark.req("FND-SCOPE-001:page")
 def test_the_audit_trail_page_is_scoped_to_permission_and_site(site, audit_people):
     # given the site's audit-trail page and four people
     url = f"/audit/mes/site/{site.pk}/"
@@ -362,7 +362,7 @@ def test_the_audit_trail_page_is_scoped_to_permission_and_site(site, audit_peopl
     assert "PLANT1" in responses[ALLOWED].content.decode()
 
 
-@pytest.mark.req("FND-SCOPE-001", "FND-API-002")
+@pytest.mark.req("FND-SCOPE-001:api", "FND-API-002")
 def test_a_site_is_visible_only_to_its_people(site, other_site, operator, roles):
     # given a person without any site and a person of another site
     people = {
@@ -380,7 +380,7 @@ def test_a_site_is_visible_only_to_its_people(site, other_site, operator, roles)
     assert responses[ALLOWED].json()["code"] == "PLANT1"
 
 
-@pytest.mark.req("FND-SCOPE-001")
+@pytest.mark.req("FND-SCOPE-001:list")
 def test_the_site_list_holds_only_the_callers_sites(site, other_site, operator):
     # given an operator at one site of two
     client = api_client(operator)
@@ -393,7 +393,7 @@ def test_the_site_list_holds_only_the_callers_sites(site, other_site, operator):
     assert [s["code"] for s in response.json()["results"]] == ["PLANT1"]
 
 
-@pytest.mark.req("FND-SCOPE-001")
+@pytest.mark.req("FND-SCOPE-001:api")
 def test_a_person_of_another_site_is_a_404(operator, other_site, roles):
     # given a person who works only at another site
     stranger = person("Operator", sites=[other_site], username="op2", full_name="Olga Far")
@@ -408,7 +408,7 @@ def test_a_person_of_another_site_is_a_404(operator, other_site, roles):
     assert client.get(f"/api/v1/users/{operator.pk}/").status_code == 200
 
 
-@pytest.mark.req("FND-SCOPE-001", "FND-SIG-006")
+@pytest.mark.req("FND-SCOPE-001:api", "FND-SIG-006:sign")
 def test_signing_a_record_of_another_site_is_a_404_and_nothing_is_signed(
         integration_user, other_site, password, roles):
     # given an access change at another site, requested by that site's administrator
@@ -428,7 +428,7 @@ def test_signing_a_record_of_another_site_is_a_404_and_nothing_is_signed(
     assert signature_count() == 0
 
 
-@pytest.mark.req("FND-SCOPE-001")
+@pytest.mark.req("FND-SCOPE-001:api")
 def test_a_signature_of_another_site_is_a_404(access_change, integration_user, other_site,
                                                password, roles):
     # given a signature on our site's access change
@@ -451,7 +451,8 @@ def test_a_signature_of_another_site_is_a_404(access_change, integration_user, o
 # --- FND-API-003, FND-SIG-006: token authentication and signatures ------------------------
 
 
-@pytest.mark.req("FND-API-003", "FND-SIG-006")
+@pytest.mark.req(
+    "FND-API-003:token", "FND-API-003:attributed", "FND-AUD-001:api", "FND-SIG-006:sign")
 def test_an_integration_token_signs_and_the_history_names_its_user(
         integration_user, access_change, password):
     # given an integration system holding a token of its own account
@@ -477,7 +478,7 @@ def test_an_integration_token_signs_and_the_history_names_its_user(
     assert rows[0].history_change_reason == "Access approved"
 
 
-@pytest.mark.req("FND-API-003", "FND-SIG-006")
+@pytest.mark.req("FND-SIG-006:verify")
 def test_verify_shows_a_record_changed_after_signing(integration_user, access_change,
                                                      password):
     # given an access change approved through the API with a token
@@ -502,7 +503,7 @@ def test_verify_shows_a_record_changed_after_signing(integration_user, access_ch
     assert "changed" in tampered.json()["detail"]
 
 
-@pytest.mark.req("FND-API-003", "FND-API-002")
+@pytest.mark.req("FND-API-003:token", "FND-API-002")
 def test_an_unknown_token_is_refused_with_the_error_body(integration_user, access_change,
                                                          password):
     # given a token that was never issued
@@ -518,7 +519,7 @@ def test_an_unknown_token_is_refused_with_the_error_body(integration_user, acces
     assert signature_count() == 0
 
 
-@pytest.mark.req("FND-API-003", "FND-SIG-006")
+@pytest.mark.req("FND-SIG-005:own-work", "FND-SIG-006:sign")
 def test_an_integration_account_cannot_approve_its_own_access(integration_user, admin_user,
                                                                password, site):
     # given an access change for the integration account itself

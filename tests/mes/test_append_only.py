@@ -5,7 +5,7 @@ from django.db import DatabaseError, connection, transaction
 
 from mes import audit
 from mes.db import append_only_tables, tables_with_append_only_triggers
-from mes.models import ElectronicSignature, Meaning, Site
+from mes.models import ElectronicSignature, Meaning, SecurityEvent, Site
 from mes.services.signatures import apply_signature
 from tests.mes.factories import SiteFactory
 
@@ -19,7 +19,7 @@ def _refused(sql: str, params) -> bool:
     return False
 
 
-@pytest.mark.req("FND-AUD-003")
+@pytest.mark.req("FND-AUD-003:triggers")
 def test_every_history_and_append_only_table_carries_the_triggers(db):
     # given the migrated database
     tables = set(append_only_tables())
@@ -28,7 +28,7 @@ def test_every_history_and_append_only_table_carries_the_triggers(db):
     assert tables <= tables_with_append_only_triggers(connection)
 
 
-@pytest.mark.req("FND-AUD-003")
+@pytest.mark.req("FND-AUD-003:history")
 def test_raw_sql_update_and_delete_on_a_history_table_are_refused(db, admin_user):
     # given a site with history
     site = SiteFactory(code="HX1")
@@ -45,7 +45,7 @@ def test_raw_sql_update_and_delete_on_a_history_table_are_refused(db, admin_user
     assert not site.history.filter(name="Forged").exists()
 
 
-@pytest.mark.req("FND-AUD-003", "FND-SIG-003")
+@pytest.mark.req("FND-AUD-003:signatures", "FND-SIG-003:immutable")
 def test_raw_sql_update_and_delete_on_the_signature_table_are_refused(db, admin_user, operator):
     # given a signed access change
     from tests.mes.test_signatures import make_access_change
@@ -65,8 +65,23 @@ def test_raw_sql_update_and_delete_on_the_signature_table_are_refused(db, admin_
     assert signature.object_id == change.pk
 
 
+@pytest.mark.req("FND-AUD-003:security-events")
+def test_raw_sql_update_and_delete_on_the_security_event_table_are_refused(db):
+    # given a recorded security event
+    event = SecurityEvent.objects.create(kind=SecurityEvent.Kind.LOGIN_FAILED, username="op1",
+                                         detail="Wrong password")
+    # when someone rewrites or removes it with raw SQL
+    updated = _refused("UPDATE mes_securityevent SET username = %s WHERE id = %s",
+                       ["someone-else", event.pk])
+    deleted = _refused("DELETE FROM mes_securityevent WHERE id = %s", [event.pk])
+    # then the database refuses both and the event is as it was
+    assert updated and deleted
+    event.refresh_from_db()
+    assert (event.username, event.detail) == ("op1", "Wrong password")
+
+
 @pytest.mark.postgres
-@pytest.mark.req("FND-AUD-003")
+@pytest.mark.req("FND-AUD-003:trigger-origin")
 def test_on_postgresql_the_refusal_comes_from_a_trigger(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM information_schema.triggers "
@@ -77,7 +92,7 @@ def test_on_postgresql_the_refusal_comes_from_a_trigger(db):
     assert ElectronicSignature._meta.db_table in tables_with_append_only_triggers(connection)
 
 
-@pytest.mark.req("FND-AUD-007")
+@pytest.mark.req("FND-AUD-007:one-list")
 def test_the_append_only_marker_and_the_one_list_agree():
     # The list in mes.db is the one place; a model marked AppendOnly must be on it, and a
     # model on it must be marked (removing either alone fails here).
@@ -91,7 +106,7 @@ def test_the_append_only_marker_and_the_one_list_agree():
     assert marked == set(APPEND_ONLY_MODELS)
 
 
-@pytest.mark.req("FND-AUD-007")
+@pytest.mark.req("FND-AUD-007:database")
 def test_the_database_guards_exactly_the_listed_tables(db):
     # given the migrated database, then the triggers sit on exactly the listed tables:
     # none missing (a table left writable) and none extra (a list that lies)
@@ -99,7 +114,7 @@ def test_the_database_guards_exactly_the_listed_tables(db):
     assert "deviations_escalationevent" in append_only_tables()
 
 
-@pytest.mark.req("FND-AUD-007")
+@pytest.mark.req("FND-AUD-007:one-list")
 def test_every_listed_model_names_a_real_write_time_field():
     from django.apps import apps
 

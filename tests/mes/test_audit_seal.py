@@ -15,8 +15,6 @@ from mes.services.verification import verify_audit_trail
 from tests.mes.factories import SiteFactory
 from tests.mes.integrity_helpers import owner_sql
 
-pytestmark = pytest.mark.req("FND-SEAL-001")
-
 
 def _kinds(findings) -> list[tuple[str, str, int | None]]:
     return sorted((f.kind, f.table, f.pk) for f in findings)
@@ -36,6 +34,7 @@ def sealed(db, admin_user):
     return {"sites": sites, "events": events, "seal": seal}
 
 
+@pytest.mark.req("FND-SEAL-001:seal")
 def test_a_seal_covers_every_new_append_only_row_and_verifies_clean(sealed, admin_user):
     seal = sealed["seal"]
     assert seal.number == 1 and seal.previous_hash == ""
@@ -47,6 +46,7 @@ def test_a_seal_covers_every_new_append_only_row_and_verifies_clean(sealed, admi
     assert seal_audit_trail(user=admin_user) is None
 
 
+@pytest.mark.req("FND-SEAL-001:chain")
 def test_seals_chain_and_each_covers_only_what_came_after(sealed, admin_user):
     _event(username="later")
     second = seal_audit_trail(user=admin_user)
@@ -55,6 +55,7 @@ def test_seals_chain_and_each_covers_only_what_came_after(sealed, admin_user):
     assert list(verify_audit_trail()) == []
 
 
+@pytest.mark.req("FND-SEAL-001:row-changed")
 def test_a_sealed_row_changed_by_the_owner_is_reported(sealed):
     event = sealed["events"][1]
     owner_sql("UPDATE mes_securityevent SET username = %s WHERE id = %s", ["nobody", event.pk],
@@ -62,6 +63,7 @@ def test_a_sealed_row_changed_by_the_owner_is_reported(sealed):
     assert _kinds(verify_audit_trail()) == [("row_changed", "mes_securityevent", event.pk)]
 
 
+@pytest.mark.req("FND-SEAL-001:row-changed")
 def test_a_sealed_history_row_changed_by_the_owner_is_reported(sealed):
     site = sealed["sites"][0]
     history_id = Site.history.filter(id=site.pk).values_list("history_id", flat=True).first()
@@ -70,6 +72,7 @@ def test_a_sealed_history_row_changed_by_the_owner_is_reported(sealed):
     assert _kinds(verify_audit_trail()) == [("row_changed", "mes_historicalsite", history_id)]
 
 
+@pytest.mark.req("FND-SEAL-001:row-deleted")
 def test_a_sealed_row_deleted_by_the_owner_is_reported(sealed):
     event = sealed["events"][0]
     owner_sql("DELETE FROM mes_securityevent WHERE id = %s", [event.pk],
@@ -77,6 +80,7 @@ def test_a_sealed_row_deleted_by_the_owner_is_reported(sealed):
     assert _kinds(verify_audit_trail()) == [("row_deleted", "mes_securityevent", event.pk)]
 
 
+@pytest.mark.req("FND-SEAL-001:back-dated")
 def test_a_back_dated_row_is_reported_when_the_next_seal_covers_it(sealed, admin_user, settings):
     # given a seal; when a row claiming to be from yesterday is written and sealed next
     forged = _event(username="forged", occurred_at=timezone.now() - timedelta(days=1))
@@ -85,6 +89,7 @@ def test_a_back_dated_row_is_reported_when_the_next_seal_covers_it(sealed, admin
     assert _kinds(verify_audit_trail()) == [("row_backdated", "mes_securityevent", forged.pk)]
 
 
+@pytest.mark.req("FND-SEAL-001:row-inserted")
 def test_a_row_inserted_into_a_sealed_range_is_reported(db, admin_user, settings):
     # given rows 1 and 3 of a range sealed with a gap at 2, and the gap window passed
     first = _event(username="a")
@@ -103,6 +108,7 @@ def test_a_row_inserted_into_a_sealed_range_is_reported(db, admin_user, settings
     assert ("row_inserted_after_sealing", "mes_securityevent", gap) in _kinds(verify_audit_trail())
 
 
+@pytest.mark.req("FND-SEAL-001:seal")
 def test_a_transaction_that_commits_late_is_sealed_by_the_next_seal(db, admin_user):
     # given a seal with a gap (a transaction still open when it was made)
     first = _event(username="a")
@@ -121,6 +127,7 @@ def test_a_transaction_that_commits_late_is_sealed_by_the_next_seal(db, admin_us
     assert list(verify_audit_trail()) == []
 
 
+@pytest.mark.req("FND-SEAL-001:seal-changed")
 def test_a_changed_seal_is_reported(sealed):
     seal = sealed["seal"]
     owner_sql("UPDATE mes_auditseal SET row_count = row_count + 1 WHERE id = %s", [seal.pk],
@@ -128,6 +135,7 @@ def test_a_changed_seal_is_reported(sealed):
     assert [f.kind for f in verify_audit_trail()] == ["seal_changed"]
 
 
+@pytest.mark.req("FND-SEAL-001:seal-changed")
 def test_changed_leaves_are_reported(sealed):
     leaves = AuditSealLeaves.objects.get(seal=sealed["seal"], table="mes_securityevent")
     owner_sql("UPDATE mes_auditsealleaves SET runs = %s WHERE id = %s", ["[]", leaves.pk],
@@ -136,11 +144,13 @@ def test_changed_leaves_are_reported(sealed):
     assert "seal_leaves_changed" in kinds
 
 
+@pytest.mark.req("FND-SEAL-001:seal-key")
 def test_a_seal_signed_with_another_key_is_reported(sealed, settings, tmp_path):
     settings.AUDIT_SEAL_KEY_FILE = str(tmp_path / "another-installation.pem")
     assert [f.kind for f in verify_audit_trail()] == ["seal_signature_invalid"]
 
 
+@pytest.mark.req("FND-SEAL-001:seal-removed")
 def test_a_removed_seal_is_reported(sealed, admin_user):
     _event(username="x")
     seal_audit_trail(user=admin_user)
@@ -155,6 +165,7 @@ def test_a_removed_seal_is_reported(sealed, admin_user):
     assert third.number == 3
 
 
+@pytest.mark.req("FND-SEAL-001:command")
 def test_the_command_reports_findings_and_fails(sealed, capsys):
     call_command("verify_audit_trail")
     assert IntegrityRun.objects.get().finding_count == 0
@@ -169,12 +180,14 @@ def test_the_command_reports_findings_and_fails(sealed, capsys):
     assert run.finding_count == 1 and run.findings[0]["kind"] == "row_changed"
 
 
+@pytest.mark.req("FND-SEAL-001:seal")
 def test_the_seal_covers_every_append_only_table_but_its_own():
     tables = {m._meta.db_table for m in sealed_models()}
     assert "deviations_escalationevent" in tables and "mes_historicaluser" in tables
     assert "mes_auditseal" not in tables and "mes_integrityrun" in tables
 
 
+@pytest.mark.req("FND-SEAL-001:append-only")
 def test_seals_are_append_only(sealed):
     from tests.mes.test_append_only import _refused
 
@@ -182,6 +195,7 @@ def test_seals_are_append_only(sealed):
     assert _refused("DELETE FROM mes_auditsealleaves", [])
 
 
+@pytest.mark.req("FND-SEAL-001:seal")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_sealers_at_once_make_one_seal(admin_user):

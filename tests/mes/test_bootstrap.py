@@ -8,7 +8,7 @@ UNREACHABLE_PG = "postgres://postgres@127.0.0.1:1/mes"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
 
-@pytest.mark.req("FND-RUN-001")
+@pytest.mark.req("FND-RUN-001:test-environment")
 def test_without_postgresql_a_developer_run_falls_back_to_sqlite(monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE_PG)
     monkeypatch.setenv("REDIS_URL", UNREACHABLE_REDIS)
@@ -18,7 +18,7 @@ def test_without_postgresql_a_developer_run_falls_back_to_sqlite(monkeypatch, ca
     assert "running on SQLite" in capsys.readouterr().out
 
 
-@pytest.mark.req("FND-RUN-001")
+@pytest.mark.req("FND-RUN-001:test-environment")
 def test_under_ci_missing_postgresql_fails_loudly(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE_PG)
     monkeypatch.setenv("CI", "true")
@@ -26,7 +26,7 @@ def test_under_ci_missing_postgresql_fails_loudly(monkeypatch):
         bootstrap.test_environment()
 
 
-@pytest.mark.req("FND-RUN-001")
+@pytest.mark.req("FND-RUN-001:test-environment")
 def test_under_ci_missing_redis_fails_loudly(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE_PG)
     monkeypatch.setattr(bootstrap, "answers", lambda url, port: True)
@@ -36,7 +36,7 @@ def test_under_ci_missing_redis_fails_loudly(monkeypatch):
         bootstrap.test_environment()
 
 
-@pytest.mark.req("FND-RUN-001")
+@pytest.mark.req("FND-RUN-001:install-once")
 def test_the_environment_is_installed_once_per_pyproject(monkeypatch, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     venv = tmp_path / ".venv"
@@ -75,8 +75,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.req("FND-RUN-005")
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("how", [
+    pytest.param("SIGTERM", marks=pytest.mark.req("FND-RUN-005:sigterm")),
+    pytest.param("SIGINT", marks=pytest.mark.req("FND-RUN-005:ctrl-c")),
+])
 def test_the_demo_supervisor_stops_web_server_and_worker_on_sigterm_and_ctrl_c(tmp_path, how):
     import signal
     import subprocess
@@ -106,3 +108,24 @@ def test_the_demo_supervisor_stops_web_server_and_worker_on_sigterm_and_ctrl_c(t
     while time.monotonic() < deadline and any(_alive(p) for p in children):
         time.sleep(0.05)
     assert not any(_alive(p) for p in children)
+
+
+@pytest.mark.req("FND-RUN-001:demo")
+def test_the_demo_command_loads_the_demo_and_runs_web_server_and_worker_with_beat(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(bootstrap, "ensure_environment", lambda: None)
+    monkeypatch.setattr(bootstrap, "redis_answers", lambda url: False)
+    ran, supervised = [], []
+    monkeypatch.setattr(bootstrap, "run", lambda *args, env=None: ran.append((args[2], env)))
+    monkeypatch.setattr(bootstrap, "supervise",
+                        lambda commands, env=None, **kw: supervised.append(commands) or 0)
+
+    assert bootstrap.demo([]) == 0
+
+    assert [command for command, _ in ran] == ["migrate", "grant_app_role", "load_demo"]
+    assert all("DATABASE_URL" not in env for _, env in ran)  # the settings' SQLite default
+    [(web, worker)] = supervised
+    assert web[0].endswith("gunicorn") and "mes.wsgi" in web
+    assert worker[0].endswith("celery") and worker[1:4] == ["-A", "mes", "worker"]
+    assert "--beat" in worker

@@ -13,7 +13,7 @@ from tests.mes.factories import UserFactory
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.xdist_group("celery-worker")
-@pytest.mark.req("FND-NOT-001", "FND-AUD-001")
+@pytest.mark.req("FND-NOT-001:email", "FND-AUD-001:task")
 def test_the_worker_sends_the_email_after_commit(live_worker, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     person = UserFactory(username="celery1", email="celery1@example.com")

@@ -120,7 +120,7 @@ def test_no_gmp_table_is_granted_delete(app_role):
     assert gmp and deletable.isdisjoint(gmp)
 
 
-@pytest.mark.req("FND-DB-004")
+@pytest.mark.req("FND-DB-004:app-role")
 @pytest.mark.parametrize("statement", [
     "TRUNCATE mes_historicalsite",
     "TRUNCATE mes_site CASCADE",
@@ -134,7 +134,7 @@ def test_the_app_role_cannot_truncate_alter_disable_triggers_or_replicate(app_ro
     assert app_role.refused(statement) in {INSUFFICIENT_PRIVILEGE, "42501"}
 
 
-@pytest.mark.req("FND-DB-004")
+@pytest.mark.req("FND-DB-004:owner")
 def test_the_same_statements_run_as_the_owner(db):
     # the owner is not stopped by privileges: the seal is what catches the owner
     with connection.cursor() as cursor:
@@ -142,7 +142,7 @@ def test_the_same_statements_run_as_the_owner(db):
         cursor.execute("ALTER TABLE mes_electronicsignature ENABLE TRIGGER mes_append_only")
 
 
-@pytest.mark.req("FND-DB-005")
+@pytest.mark.req("FND-DB-005:idempotent", "FND-DB-005:take-back")
 def test_granting_twice_is_idempotent_and_takes_back_what_is_no_longer_allowed(app_role):
     role = app_role.name
     with connection.cursor() as cursor:
@@ -151,3 +151,33 @@ def test_granting_twice_is_idempotent_and_takes_back_what_is_no_longer_allowed(a
     call_command("grant_app_role", role=role, verbosity=0)
     assert app_role.refused("DELETE FROM mes_electronicsignature WHERE false") \
         == INSUFFICIENT_PRIVILEGE
+
+
+@pytest.mark.req("FND-DB-005:migrate")
+def test_migrate_runs_as_the_owner_and_grants_the_app_role_again_afterwards(monkeypatch,
+                                                                            settings):
+    from contextlib import contextmanager
+
+    from django.core.management.commands.migrate import Command as DjangoMigrate
+
+    from mes.management.commands import migrate
+
+    calls = []
+
+    @contextmanager
+    def as_owner(alias):
+        calls.append(("owner", alias))
+        yield
+        calls.append(("back to the app role", alias))
+
+    monkeypatch.setattr(migrate, "as_owner", as_owner)
+    monkeypatch.setattr(DjangoMigrate, "handle",
+                        lambda self, *args, **options: calls.append(("migrate",
+                                                                     options["database"])))
+    monkeypatch.setattr(migrate, "grant_app_role",
+                        lambda **kwargs: calls.append(("grant", kwargs["role"], kwargs["alias"])))
+    settings.MIGRATION_DATABASE = {"NAME": "owner"}
+    settings.APP_DATABASE_ROLE = "mes_app"
+    call_command("migrate", verbosity=0)
+    assert calls == [("owner", "default"), ("migrate", "default"),
+                     ("grant", "mes_app", "default"), ("back to the app role", "default")]

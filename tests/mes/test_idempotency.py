@@ -114,7 +114,7 @@ def receipt(din="W1234 25 123456 A") -> dict:
 # --- the stand-in intake endpoint -----------------------------------------------------
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:replay")
 def test_a_repeat_is_replayed_and_the_handler_runs_once(operator):
     # given an integration posted a receipt with a key
     client = client_for(operator)
@@ -134,7 +134,7 @@ def test_a_repeat_is_replayed_and_the_handler_runs_once(operator):
     assert (record.state, record.response_status) == (IdempotencyRecord.State.COMPLETED, 201)
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:retention")
 def test_a_key_is_still_honoured_a_day_later(operator):
     # given a receipt posted with a key
     client = client_for(operator)
@@ -150,7 +150,7 @@ def test_a_key_is_still_honoured_a_day_later(operator):
     assert handled == ["op1"]
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:replay")
 def test_without_a_key_every_request_is_handled(operator):
     # given an integration that sends no key
     client = client_for(operator)
@@ -164,7 +164,7 @@ def test_without_a_key_every_request_is_handled(operator):
     assert not IdempotencyRecord.objects.exists()
 
 
-@pytest.mark.req("FND-API-004", "FND-API-002")
+@pytest.mark.req("FND-API-004:mismatch", "FND-API-002")
 def test_the_same_key_with_a_different_body_is_a_422(operator):
     # given a receipt posted with a key
     client = client_for(operator)
@@ -183,7 +183,7 @@ def test_the_same_key_with_a_different_body_is_a_422(operator):
     assert record.response_body == first.json()
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:mismatch")
 def test_the_same_key_on_another_endpoint_is_a_422(operator):
     # given a key already used for a receipt
     client = client_for(operator)
@@ -198,7 +198,7 @@ def test_the_same_key_on_another_endpoint_is_a_422(operator):
     assert handled == ["op1"]
 
 
-@pytest.mark.req("FND-API-004", "FND-API-002")
+@pytest.mark.req("FND-API-004:concurrent", "FND-API-002")
 def test_a_repeat_while_the_first_is_still_running_is_a_409(operator):
     # given the first request with this key is still being processed
     raw = APIRequestFactory().post(INTAKE, receipt(), format="json")
@@ -219,7 +219,7 @@ def test_a_repeat_while_the_first_is_still_running_is_a_409(operator):
 
 
 @pytest.mark.postgres
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:concurrent")
 def test_a_concurrent_repeat_is_a_409_while_the_first_runs(transactional_db, operator):
     # given a first request whose handler is still running in another thread
     outcome = {}
@@ -253,7 +253,7 @@ def test_a_concurrent_repeat_is_a_409_while_the_first_runs(transactional_db, ope
     assert handled == ["op1"]
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:replay")
 def test_an_unexpected_exception_frees_the_key(operator):
     # given the handler crashes on the first attempt
     faults.append("crash")
@@ -273,7 +273,7 @@ def test_an_unexpected_exception_frees_the_key(operator):
     assert handled == ["op1", "op1"]
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:replay")
 def test_a_server_error_response_frees_the_key(operator):
     # given the handler answers 503 on the first attempt
     faults.append("server_error")
@@ -290,7 +290,7 @@ def test_a_server_error_response_frees_the_key(operator):
     assert "Idempotent-Replayed" not in retry
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:replay")
 def test_keys_belong_to_one_user(operator, qa_user):
     # given one integration account used a key
     post(client_for(operator), INTAKE, receipt())
@@ -306,7 +306,7 @@ def test_keys_belong_to_one_user(operator, qa_user):
     assert IdempotencyRecord.objects.filter(key=KEY).count() == 2
 
 
-@pytest.mark.req("FND-API-004", "FND-API-002")
+@pytest.mark.req("FND-API-004:replay", "FND-API-002")
 def test_a_domain_error_is_stored_and_replayed(operator):
     # given the first attempt was refused by a domain rule
     faults.append("domain_error")
@@ -327,7 +327,7 @@ def test_a_domain_error_is_stored_and_replayed(operator):
     assert handled == ["op1"]
 
 
-@pytest.mark.req("FND-API-004", "FND-API-002")
+@pytest.mark.req("FND-API-004:mismatch", "FND-API-002")
 def test_an_overlong_key_is_refused(operator):
     # given a key longer than can be stored
     client = client_for(operator)
@@ -374,7 +374,7 @@ def approval(change, password) -> dict:
             "meaning": Meaning.APPROVED, "password": password, "reason": "Access approved"}
 
 
-@pytest.mark.req("FND-API-004", "FND-SIG-006")
+@pytest.mark.req("FND-API-004:replay", "FND-SIG-006:sign")
 def test_a_repeated_signature_request_is_replayed_not_signed_twice(token_client,
                                                                      access_change, password):
     # given an integration approved an access change with a key
@@ -392,7 +392,7 @@ def test_a_repeated_signature_request_is_replayed_not_signed_twice(token_client,
     assert "password" not in IdempotencyRecord.objects.get(key=KEY).response_body
 
 
-@pytest.mark.req("FND-API-004", "FND-SIG-006")
+@pytest.mark.req("FND-API-004:replay", "FND-SIG-006:sign")
 def test_a_refused_signature_is_replayed_without_another_password_check(
         token_client, access_change):
     # given a signature refused for a wrong password, sent with a key
@@ -410,7 +410,7 @@ def test_a_refused_signature_is_replayed_without_another_password_check(
     assert ElectronicSignature.objects.count() == 0
 
 
-@pytest.mark.req("FND-API-004")
+@pytest.mark.req("FND-API-004:retention")
 def test_stored_responses_are_purged_only_after_the_retention_period(db, admin_user, settings):
     import time_machine
     from django.utils import timezone

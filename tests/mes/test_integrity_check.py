@@ -21,7 +21,7 @@ def _kinds(run: IntegrityRun) -> list[tuple[str, str]]:
     return sorted((f["kind"], f["table"]) for f in run.findings)
 
 
-@pytest.mark.req("FND-INT-001")
+@pytest.mark.req("FND-INT-001:changed", "FND-INT-001:inserted")
 def test_a_clean_database_has_no_findings_and_raises_nothing(db, admin_user, qa_user, site):
     run = run_integrity_check(user=admin_user)
     assert run.finding_count == 0 and run.rows_checked > 0
@@ -29,7 +29,7 @@ def test_a_clean_database_has_no_findings_and_raises_nothing(db, admin_user, qa_
     assert not Deviation.objects.exists()
 
 
-@pytest.mark.req("FND-INT-001")
+@pytest.mark.req("FND-INT-001:changed")
 def test_a_live_row_changed_without_history_is_found(db, admin_user, site):
     # when the owner renames a site with raw SQL, leaving no history
     owner_sql("UPDATE mes_site SET name = 'Renamed quietly' WHERE id = %s", [site.pk])
@@ -39,7 +39,7 @@ def test_a_live_row_changed_without_history_is_found(db, admin_user, site):
     assert run.findings[0]["pk"] == site.pk and "name" in run.findings[0]["detail"]
 
 
-@pytest.mark.req("FND-INT-001")
+@pytest.mark.req("FND-INT-001:inserted")
 def test_a_live_row_inserted_without_history_is_found(db, admin_user):
     owner_sql("INSERT INTO mes_site (code, name, kind, time_zone, "
               "facility_identification_number, is_active) "
@@ -83,7 +83,7 @@ def test_a_lot_whose_stock_differs_from_its_ledger_is_found(db, admin_user, site
     assert "7" in run.findings[0]["detail"] and "10" in run.findings[0]["detail"]
 
 
-@pytest.mark.req("FND-INT-005")
+@pytest.mark.req("FND-INT-005:event", "FND-INT-005:notify", "FND-INT-005:deviation")
 def test_a_finding_is_a_security_event_tells_qa_and_raises_a_deviation(db, admin_user, qa_user,
                                                                        site):
     clinical = SiteFactory(code="CLIN1", kind="clinical")
@@ -101,7 +101,8 @@ def test_a_finding_is_a_security_event_tells_qa_and_raises_a_deviation(db, admin
     assert deviations[0].data["integrity_run"] == run.pk
 
 
-@pytest.mark.req("FND-INT-006")
+@pytest.mark.req("FND-INT-006:schedule", "FND-INT-006:button", "FND-INT-006:permission",
+                 "FND-SEAL-001:beat")
 def test_the_check_runs_nightly_and_from_qas_button(db, client, qa_user, operator, settings):
     from celery.schedules import crontab
 
@@ -125,6 +126,8 @@ def test_the_check_runs_nightly_and_from_qas_button(db, client, qa_user, operato
 
 @pytest.mark.req("FND-SEAL-002")
 def test_the_security_page_shows_the_last_seal_and_the_last_verification(db, client, qa_user):
+    import datetime as dt
+
     from django.core.management import call_command
 
     seal = seal_audit_trail(user=qa_user)
@@ -132,10 +135,12 @@ def test_the_security_page_shows_the_last_seal_and_the_last_verification(db, cli
     client.force_login(qa_user)
     page = client.get(reverse("security-events")).content.decode()
     assert f"Seal {seal.number}" in page and seal.seal_hash[:16] in page
+    assert seal.sealed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") in page
+    assert f"UTC, {seal.row_count} rows, hash" in page
     assert "Audit-trail verification" in page and "no differences" in page
 
 
-@pytest.mark.req("FND-INT-006")
+@pytest.mark.req("FND-INT-006:button")
 def test_the_button_says_so_when_the_queue_does_not_answer(db, client, qa_user, monkeypatch):
     from kombu.exceptions import OperationalError
 

@@ -9,7 +9,8 @@ from mes.models import Notification, SecurityEvent
 from mes.services.security import record_lockout
 from tests.mes.factories import SiteFactory, person
 
-pytestmark = [pytest.mark.postgres, pytest.mark.req("FND-SEC-006")]
+pytestmark = [pytest.mark.postgres,
+              pytest.mark.req("FND-SEC-006:event", "FND-SEC-006:notification")]
 
 
 def test_twenty_concurrent_lockout_signals_write_one_event_and_one_notification_each(

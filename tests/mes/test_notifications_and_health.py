@@ -18,7 +18,7 @@ from mes.tasks import record_worker_heartbeat
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.req("FND-NOT-001")
+@pytest.mark.req("FND-NOT-001:inbox", "FND-NOT-001:email")
 def test_notify_fills_the_inbox_and_emails_after_commit(db, operator, qa_user,
                                                         django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -32,7 +32,7 @@ def test_notify_fills_the_inbox_and_emails_after_commit(db, operator, qa_user,
     assert all(n.emailed_at for n in Notification.objects.all())
 
 
-@pytest.mark.req("FND-NOT-001")
+@pytest.mark.req("FND-NOT-001:email")
 def test_an_email_is_never_sent_twice(db, operator, django_capture_on_commit_callbacks):
     from mes.tasks import send_notification_emails
 
@@ -42,7 +42,7 @@ def test_an_email_is_never_sent_twice(db, operator, django_capture_on_commit_cal
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.req("FND-NOT-001")
+@pytest.mark.req("FND-NOT-001:badge")
 def test_the_badge_counts_unread_and_reading_clears_it(client, operator):
     notify(recipients=[operator], subject="One", email=False)
     notify(recipients=[operator], subject="Two", email=False)
@@ -55,7 +55,7 @@ def test_the_badge_counts_unread_and_reading_clears_it(client, operator):
     assert "badge" not in badge.content.decode()
 
 
-@pytest.mark.req("FND-RUN-003")
+@pytest.mark.req("FND-RUN-003:worker")
 def test_health_is_503_without_a_worker_and_200_with_one(client, operator, settings):
     client.force_login(operator)
     settings.REDIS_URL = ""
@@ -70,7 +70,7 @@ def test_health_is_503_without_a_worker_and_200_with_one(client, operator, setti
     assert response.json()["status"] == "ok"
 
 
-@pytest.mark.req("FND-RUN-003")
+@pytest.mark.req("FND-RUN-003:redis")
 def test_health_is_503_when_redis_does_not_answer(client, operator, settings):
     client.force_login(operator)
     record_worker_heartbeat.apply()
@@ -78,6 +78,24 @@ def test_health_is_503_when_redis_does_not_answer(client, operator, settings):
     response = client.get(reverse("health"))
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
+
+
+@pytest.mark.req("FND-RUN-003:database")
+def test_health_is_503_when_the_database_does_not_answer(client, operator, monkeypatch):
+    from django.db import OperationalError
+
+    from mes.views import shell
+
+    class Unreachable:
+        def cursor(self):
+            raise OperationalError("connection refused")
+
+    client.force_login(operator)
+    record_worker_heartbeat.apply()
+    monkeypatch.setattr(shell, "connection", Unreachable())
+    response = client.get(reverse("health"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {"ok": False, "detail": "OperationalError"}
 
 
 @pytest.mark.req("FND-SEC-007:health-anonymous")
@@ -93,7 +111,7 @@ def test_an_anonymous_health_check_gets_only_up_or_down(client, db, settings):
     assert (response.status_code, response.json()) == (200, {"status": "up"})
 
 
-@pytest.mark.req("FND-RUN-004", "FND-ACC-001")
+@pytest.mark.req("FND-RUN-004:idempotent", "FND-RUN-004:signed-access")
 def test_the_demo_loader_is_idempotent(db):
     call_command("load_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     counts = (User.objects.count(), Site.objects.count(), AccessChange.objects.count(),
@@ -108,6 +126,18 @@ def test_the_demo_loader_is_idempotent(db):
     assert AccessChange.objects.count() == signed.count()
 
 
+@pytest.mark.req("FND-RUN-004:content")
+def test_the_demo_data_holds_a_plant_a_cmo_a_clinical_site_and_one_person_per_role(db):
+    from mes.roles import ROLES
+
+    call_command("load_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert {Site.Kind.PLANT, Site.Kind.CMO, Site.Kind.CLINICAL} <= set(
+        Site.objects.values_list("kind", flat=True))
+    people = User.objects.exclude(username="system").filter(is_active=True)
+    for role in ROLES:
+        assert people.filter(groups__name=role).exists(), f"no demo person is a {role}"
+
+
 def _deploy_check(**overrides) -> subprocess.CompletedProcess:
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "mes.example.org",
            "SECRET_KEY": "p" * 20 + "-production-secret-with-enough-entropy-9f8e7d6c5b4a"}
@@ -119,7 +149,7 @@ def _deploy_check(**overrides) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.req("FND-RUN-002", "FND-SEC-003")
+@pytest.mark.req("FND-RUN-002", "FND-SEC-003:production")
 def test_production_settings_pass_the_deploy_check():
     result = _deploy_check()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -132,7 +162,7 @@ def test_the_deploy_check_fails_on_insecure_settings():
     assert "DEBUG" in result.stdout + result.stderr
 
 
-@pytest.mark.req("FND-UI-001", "FND-NOT-001")
+@pytest.mark.req("FND-UI-001:navigation", "FND-NOT-001:badge")
 def test_app_badges_are_polled_in_the_background_from_the_top_bar(client, qa_user, operator):
     client.force_login(qa_user)
     page = client.get(reverse("home")).content.decode()

@@ -9,8 +9,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-pytestmark = pytest.mark.req("FND-PERF-001")
-
 
 def session_writes(client, url) -> int:
     with CaptureQueriesContext(connection) as queries:
@@ -19,6 +17,7 @@ def session_writes(client, url) -> int:
                and q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT")))
 
 
+@pytest.mark.req("FND-PERF-001:one-write-a-minute")
 def test_activity_is_written_at_most_once_a_minute(client, operator, password):
     with time_machine.travel(time.time(), tick=False) as clock:
         client.post(reverse("login"), {"username": "op1", "password": password})
@@ -31,6 +30,7 @@ def test_activity_is_written_at_most_once_a_minute(client, operator, password):
         assert session_writes(client, reverse("home")) == 0
 
 
+@pytest.mark.req("FND-PERF-001:idle-still-ends")
 def test_the_idle_timeout_still_ends_a_session_idle_for_its_limit(client, operator, password,
                                                                    settings):
     settings.SESSION_IDLE_MINUTES = 15

@@ -21,7 +21,7 @@ def make_access_change(admin, user, role="Supervisor", reason="Promotion") -> Ac
     return change
 
 
-@pytest.mark.req("FND-SIG-001", "FND-SIG-002")
+@pytest.mark.req("FND-SIG-001:stores", "FND-SIG-002:hash")
 def test_a_signature_records_printed_name_utc_time_meaning_reason_and_hash(db, admin_user,
                                                                              operator):
     change = make_access_change(admin_user, operator)
@@ -37,7 +37,7 @@ def test_a_signature_records_printed_name_utc_time_meaning_reason_and_hash(db, a
     assert signatures.verify(signature).valid
 
 
-@pytest.mark.req("FND-SIG-002")
+@pytest.mark.req("FND-SIG-002:raw-sql")
 def test_a_signature_breaks_when_the_record_is_changed_by_raw_sql(db, admin_user, operator):
     change = make_access_change(admin_user, operator)
     signature = signatures.sign(user=admin_user, password=PASSWORD, record=change,
@@ -51,7 +51,7 @@ def test_a_signature_breaks_when_the_record_is_changed_by_raw_sql(db, admin_user
     assert "changed after it was signed" in result.detail
 
 
-@pytest.mark.req("FND-SIG-002")
+@pytest.mark.req("FND-SIG-002:copy")
 def test_a_signature_cannot_be_copied_to_another_record(db, admin_user, operator, qa_user):
     # the hash binds the record's identity, so the same content on another row does not verify
     first = make_access_change(admin_user, operator, reason="Same")
@@ -61,7 +61,7 @@ def test_a_signature_cannot_be_copied_to_another_record(db, admin_user, operator
     assert signature.record_hash != second.canonical_hash()
 
 
-@pytest.mark.req("FND-SIG-004")
+@pytest.mark.req("FND-SIG-004:password", "FND-SIG-004:counted")
 def test_a_wrong_password_is_refused_writes_no_signature_and_counts_toward_lockout(
         db, admin_user, operator):
     change = make_access_change(admin_user, operator)
@@ -76,7 +76,7 @@ def test_a_wrong_password_is_refused_writes_no_signature_and_counts_toward_locko
                                         username="admin1").count() == 1
 
 
-@pytest.mark.req("FND-SIG-004", "FND-SEC-002")
+@pytest.mark.req("FND-SIG-004:lockout", "FND-SEC-002:lock", "FND-SEC-002:notify")
 def test_the_fifth_failed_signature_locks_the_account_and_tells_qa(db, admin_user, operator,
                                                                     qa_user):
     change = make_access_change(admin_user, operator)
@@ -99,7 +99,7 @@ def test_the_fifth_failed_signature_locks_the_account_and_tells_qa(db, admin_use
     assert qa_user.notifications.filter(subject__contains="admin1").exists()
 
 
-@pytest.mark.req("FND-SIG-003")
+@pytest.mark.req("FND-SIG-003:service")
 def test_one_signer_cannot_sign_the_same_record_twice_with_the_same_meaning(db, admin_user,
                                                                             operator):
     change = make_access_change(admin_user, operator)
@@ -111,7 +111,7 @@ def test_one_signer_cannot_sign_the_same_record_twice_with_the_same_meaning(db, 
     assert ElectronicSignature.objects.count() == 1
 
 
-@pytest.mark.req("FND-SIG-003")
+@pytest.mark.req("FND-SIG-003:constraint")
 def test_the_database_refuses_a_duplicate_signature_even_past_the_service(db, admin_user,
                                                                           operator):
     from django.db import IntegrityError, transaction
@@ -126,7 +126,7 @@ def test_the_database_refuses_a_duplicate_signature_even_past_the_service(db, ad
         duplicate.save()
 
 
-@pytest.mark.req("FND-SIG-005")
+@pytest.mark.req("FND-SIG-005:permission")
 def test_a_signer_without_the_permission_for_that_meaning_is_refused(db, admin_user, operator,
                                                                      qa_user):
     change = make_access_change(admin_user, operator)
@@ -139,7 +139,25 @@ def test_a_signer_without_the_permission_for_that_meaning_is_refused(db, admin_u
     assert not ElectronicSignature.objects.exists()
 
 
-@pytest.mark.req("FND-SIG-005")
+@pytest.mark.req("FND-SIG-005:site")
+def test_a_signer_without_access_to_the_records_site_is_refused(db, admin_user, site,
+                                                                 other_site):
+    # given a site grant at the plant, and an administrator of another plant only
+    newcomer = person(username="new2", full_name="Nina New")
+    change = AccessChange(user=newcomer, action=AccessChange.Action.GRANT, site=site,
+                          reason="Joins the plant", requested_by=admin_user)
+    audit.stamp(change, user=admin_user, reason="Joins the plant")
+    change.save()
+    far_admin = person("Administrator", sites=[other_site], username="admin-far",
+                       full_name="Far Admin")
+    # when the far administrator signs it, then it is refused and nothing is signed
+    with refused("signature_refused", match="no access to site"):
+        signatures.sign(user=far_admin, password=PASSWORD, record=change,
+                        meaning=Meaning.APPROVED)
+    assert not ElectronicSignature.objects.exists()
+
+
+@pytest.mark.req("FND-SIG-005:own-work")
 def test_nobody_approves_a_change_of_their_own_access(db, admin_user, site):
     other_admin = person("Administrator", sites=[site], username="admin2", full_name="Bo Admin")
     change = make_access_change(other_admin, admin_user)
@@ -148,7 +166,7 @@ def test_nobody_approves_a_change_of_their_own_access(db, admin_user, site):
                         meaning=Meaning.APPROVED)
 
 
-@pytest.mark.req("FND-SIG-005")
+@pytest.mark.req("FND-SIG-005:active")
 def test_a_deactivated_account_cannot_sign(db, admin_user, operator):
     change = make_access_change(admin_user, operator)
     admin_user.is_active = False
@@ -159,7 +177,7 @@ def test_a_deactivated_account_cannot_sign(db, admin_user, operator):
                         meaning=Meaning.APPROVED)
 
 
-@pytest.mark.req("FND-SEC-002", "FND-SCOPE-001")
+@pytest.mark.req("FND-SEC-002:notify")
 def test_a_lockout_is_told_to_qa_of_the_persons_sites_only(db, admin_user, operator, qa_user,
                                                           other_site):
     far_qa = person("QA Reviewer", sites=[other_site], username="qa-far", full_name="Far QA")

@@ -8,7 +8,7 @@ from mes.services import security, sites
 from tests.refusals import refused
 
 
-@pytest.mark.req("FND-USR-002", "FND-AUD-002:page")
+@pytest.mark.req("FND-SITE-001:create-change", "FND-AUD-002:page")
 def test_an_administrator_creates_and_changes_a_site_with_a_reason(client, admin_user):
     client.force_login(admin_user)
     response = client.post(reverse("site-create"), {
@@ -30,7 +30,7 @@ def test_an_administrator_creates_and_changes_a_site_with_a_reason(client, admin
     assert site.history.first().history_change_reason == "Official name"
 
 
-@pytest.mark.req("FND-USR-002")
+@pytest.mark.req("FND-SITE-001:time-zone")
 def test_a_bad_time_zone_is_a_clear_error_and_writes_nothing(db, admin_user):
     with refused("invalid", field="time_zone"):
         sites.create_site(actor=admin_user, code="TZ1", name="x", kind="plant",
@@ -38,7 +38,7 @@ def test_a_bad_time_zone_is_a_clear_error_and_writes_nothing(db, admin_user):
     assert not Site.objects.filter(code="TZ1").exists()
 
 
-@pytest.mark.req("FND-SCOPE-001")
+@pytest.mark.req("FND-SCOPE-001:page", "FND-SCOPE-001:service")
 def test_an_administrator_cannot_edit_another_sites_configuration(client, admin_user,
                                                                   other_site):
     client.force_login(admin_user)
@@ -52,7 +52,7 @@ def _lock(client, username):
         client.post(reverse("login"), {"username": username, "password": "wrong"})
 
 
-@pytest.mark.req("FND-SEC-002")
+@pytest.mark.req("FND-SEC-002:unlock")
 def test_an_administrator_unlocks_a_locked_account_with_a_reason(client, admin_user, operator,
                                                                  password):
     _lock(client, "op1")
@@ -72,7 +72,7 @@ def test_an_administrator_unlocks_a_locked_account_with_a_reason(client, admin_u
                                           "password": password}).status_code == 302
 
 
-@pytest.mark.req("FND-SEC-002")
+@pytest.mark.req("FND-SEC-002:unlock")
 def test_nobody_unlocks_their_own_account(db, admin_user, client):
     _lock(client, "admin1")
     with refused("permission_denied"):
@@ -80,7 +80,7 @@ def test_nobody_unlocks_their_own_account(db, admin_user, client):
     assert security.is_locked("admin1")
 
 
-@pytest.mark.req("FND-AUD-005")
+@pytest.mark.req("FND-AUD-005:csv")
 def test_csv_export_neutralises_formulas(client, admin_user, site):
     from mes import audit
 

@@ -16,8 +16,6 @@ import yaml
 
 from mes.testing.traceability import merge_outcome
 
-pytestmark = pytest.mark.req("FND-VAL-001")
-
 pytest_plugins = ["pytester"]
 
 
@@ -63,6 +61,7 @@ def rows_by_id(pytester: pytest.Pytester) -> dict[str, dict]:
     return {row["id"]: row for row in matrix(pytester)["requirements"]}
 
 
+@pytest.mark.req("FND-VAL-001:links")
 def test_a_passing_linked_test_proves_each_requirement_it_names(pytester):
     write_register(pytester, [requirement("REQ-1"), requirement("REQ-2")])
     pytester.makepyfile(
@@ -86,6 +85,7 @@ def test_a_passing_linked_test_proves_each_requirement_it_names(pytester):
         assert rows[req_id]["tests"] == [{"nodeid": "test_a.py::test_ok", "outcome": "passed"}]
 
 
+@pytest.mark.req("FND-VAL-001:status")
 def test_one_failing_linked_test_fails_the_requirement_even_if_another_passed(pytester):
     write_register(pytester, [requirement("REQ-1")])
     pytester.makepyfile(
@@ -138,6 +138,7 @@ def test_one_failing_linked_test_fails_the_requirement_even_if_another_passed(py
     ],
     ids=["skip", "xfail", "setup-error", "teardown-error"],
 )
+@pytest.mark.req("FND-VAL-001:status")
 def test_only_a_clean_pass_counts_as_evidence(pytester, body, outcome, status):
     write_register(pytester, [requirement("REQ-1")])
     pytester.makepyfile(test_a="import pytest\n\npytestmark = pytest.mark.req('REQ-1')\n\n" + body)
@@ -163,10 +164,12 @@ def phase_report(when: str, outcome: str) -> pytest.TestReport:
         ("passed", "call", "rerun", "passed"),
     ],
 )
+@pytest.mark.req("FND-VAL-001:status")
 def test_a_later_report_never_hides_a_worse_outcome(previous, when, outcome, merged):
     assert merge_outcome(previous, phase_report(when, outcome)) == merged
 
 
+@pytest.mark.req("FND-VAL-001:status")
 def test_a_requirement_without_a_linked_test_is_not_proven(pytester):
     write_register(pytester, [requirement("REQ-1"), requirement("REQ-2")])
     pytester.makepyfile(
@@ -190,6 +193,7 @@ def test_a_requirement_without_a_linked_test_is_not_proven(pytester):
     assert matrix(pytester)["totals"]["not_proven"] == 1
 
 
+@pytest.mark.req("FND-VAL-001:links")
 def test_an_unknown_requirement_id_in_a_marker_stops_the_run(pytester):
     write_register(pytester, [requirement("REQ-1")])
     pytester.makepyfile(
@@ -223,6 +227,7 @@ def test_an_unknown_requirement_id_in_a_marker_stops_the_run(pytester):
     ids=["missing-key", "bad-risk", "not-a-list", "not-a-mapping", "parts-list",
          "part-key-colon", "part-empty"],
 )
+@pytest.mark.req("FND-VAL-001:register")
 def test_a_malformed_register_is_a_usage_error(pytester, entries, message):
     write_register(pytester, entries)
     pytester.makepyfile(test_a="def test_ok():\n    pass")
@@ -233,7 +238,7 @@ def test_a_malformed_register_is_a_usage_error(pytester, entries, message):
     result.stderr.fnmatch_lines([message])
 
 
-@pytest.mark.req("FND-VAL-003")
+@pytest.mark.req("FND-VAL-003:proven", "FND-VAL-003:names-untested")
 def test_a_requirement_is_proven_only_when_every_part_of_its_statement_is(pytester):
     parts = {"ui": "The page refuses it.", "api": "The API refuses it."}
     write_register(pytester, [requirement("REQ-1", parts=parts), requirement("REQ-2", parts=parts)])
@@ -267,7 +272,7 @@ def test_a_requirement_is_proven_only_when_every_part_of_its_statement_is(pytest
     assert "untested parts: api" in page
 
 
-@pytest.mark.req("FND-VAL-003")
+@pytest.mark.req("FND-VAL-003:bare-id")
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
@@ -297,6 +302,7 @@ def test_a_marker_must_name_an_existing_part_of_a_requirement_with_parts(
     result.stdout.fnmatch_lines([message])
 
 
+@pytest.mark.req("FND-VAL-001:register")
 def test_a_requirement_id_used_twice_across_registers_is_a_usage_error(pytester):
     write_register(pytester, [requirement("REQ-1")], name="a.yaml")
     write_register(pytester, [requirement("REQ-2"), requirement("REQ-1")], name="b.yaml")
@@ -308,6 +314,7 @@ def test_a_requirement_id_used_twice_across_registers_is_a_usage_error(pytester)
     result.stderr.fnmatch_lines(["*b.yaml, entry 2 (REQ-1): duplicate id*a.yaml*"])
 
 
+@pytest.mark.req("FND-VAL-001:metadata")
 def test_the_matrix_records_the_run_metadata(pytester, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://mes:secret@db:5432/mes")
     monkeypatch.setenv("MES_TRACE_ENV", "qualification-site-2")
@@ -332,6 +339,7 @@ def test_the_matrix_records_the_run_metadata(pytester, monkeypatch):
     assert "secret" not in json.dumps(metadata)
 
 
+@pytest.mark.req("FND-VAL-001:metadata")
 def test_without_database_url_the_matrix_says_sqlite(pytester, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("MES_TRACE_ENV", raising=False)
@@ -346,6 +354,7 @@ def test_without_database_url_the_matrix_says_sqlite(pytester, monkeypatch):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.req("FND-VAL-001:metadata")
 def test_the_matrix_records_the_git_commit_and_whether_the_tree_was_dirty(pytester):
     write_register(pytester, [requirement("REQ-1")])
     pytester.makepyfile(test_a="def test_ok():\n    pass")
@@ -373,6 +382,7 @@ def test_the_matrix_records_the_git_commit_and_whether_the_tree_was_dirty(pytest
     assert dirty["git_dirty"] is True
 
 
+@pytest.mark.req("FND-VAL-001:formats")
 def test_the_html_matrix_is_a_self_contained_page_with_statuses(pytester, monkeypatch):
     monkeypatch.setenv("MES_TRACE_ENV", "qualification-site-2")
     write_register(
@@ -405,6 +415,7 @@ def test_the_html_matrix_is_a_self_contained_page_with_statuses(pytester, monkey
     assert "qualification-site-2" in page
 
 
+@pytest.mark.req("FND-VAL-001:formats")
 def test_the_terminal_summary_counts_statuses_before_pytests_final_line(pytester):
     write_register(pytester, [requirement("REQ-1"), requirement("REQ-2")])
     pytester.makepyfile(
@@ -429,6 +440,7 @@ def test_the_terminal_summary_counts_statuses_before_pytests_final_line(pytester
     assert "1 passed" in result.stdout.lines[-1]
 
 
+@pytest.mark.req("FND-VAL-001:links")
 def test_without_a_register_the_plugin_stays_out_of_the_way(pytester):
     pytester.makepyfile(
         test_a="""
@@ -447,6 +459,7 @@ def test_without_a_register_the_plugin_stays_out_of_the_way(pytester):
     assert "traceability" not in result.stdout.str()
 
 
+@pytest.mark.req("FND-VAL-001:register")
 def test_an_explicit_requirements_dir_that_does_not_exist_is_a_usage_error(pytester):
     pytester.makepyfile(test_a="def test_ok():\n    pass")
 
@@ -456,6 +469,7 @@ def test_an_explicit_requirements_dir_that_does_not_exist_is_a_usage_error(pytes
     result.stderr.fnmatch_lines(["*--requirements-dir*missing is not a directory*"])
 
 
+@pytest.mark.req("FND-VAL-001:formats")
 def test_the_matrix_is_complete_when_tests_run_on_xdist_workers(pytester):
     pytest.importorskip("xdist")
     write_register(pytester, [requirement("REQ-1"), requirement("REQ-2")])
@@ -491,6 +505,7 @@ def test_the_matrix_is_complete_when_tests_run_on_xdist_workers(pytester):
     assert result.stdout.str().count("traceability: 2 requirements") == 1
 
 
+@pytest.mark.req("FND-VAL-001:links")
 def test_an_unknown_requirement_id_fails_the_run_under_xdist(pytester):
     pytest.importorskip("xdist")
     write_register(pytester, [requirement("REQ-1")])
