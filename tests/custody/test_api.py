@@ -38,7 +38,8 @@ def post(client, url, data, key=None):
     return client.post(url, json.dumps(data), content_type="application/json", **headers)
 
 
-@pytest.mark.req("COI-ORD-001:api-idempotent", "COI-API-001", "COI-PAT-001:never-in-api")
+@pytest.mark.req("COI-ORD-001:api-idempotent", "COI-API-001:resources",
+                 "COI-API-001:no-identity", "COI-PAT-001:never-in-api")
 def test_an_order_by_api_is_idempotent_and_never_returns_the_identity(planner, site,
                                                                       clinical_site):
     ProductFactory()
@@ -58,7 +59,7 @@ def test_an_order_by_api_is_idempotent_and_never_returns_the_identity(planner, s
     assert "Karl Lang" not in listing and "UMC-778" not in listing
 
 
-@pytest.mark.req("COI-ORD-002:api", "COI-API-001")
+@pytest.mark.req("COI-ORD-002:api", "COI-API-001:error-body")
 def test_a_bad_order_is_a_clear_4xx_with_nothing_written(planner, site, clinical_site):
     ProductFactory()
     client = api_client(planner)
@@ -91,7 +92,7 @@ def test_an_implausible_date_by_api_is_a_400_naming_the_field(planner, site, cli
     assert not Patient.objects.exists() and not DinCounter.objects.exists()
 
 
-@pytest.mark.req("COI-ORD-001:sites", "COI-API-001")
+@pytest.mark.req("COI-ORD-001:sites", "COI-API-001:error-body")
 def test_an_order_must_come_from_a_clinical_site(planner, site, clinical_site):
     ProductFactory()
     client = api_client(planner)
@@ -101,7 +102,7 @@ def test_an_order_must_come_from_a_clinical_site(planner, site, clinical_site):
     assert not Patient.objects.exists() and not DinCounter.objects.exists()
 
 
-@pytest.mark.req("COI-API-001")
+@pytest.mark.req("COI-API-001:scoped")
 def test_patients_and_orders_are_scoped(patient, operator, roles):
     outsider = person("Operator", sites=[plant("PLANT8", "H8888")], username="op8")
     nobody = person(None, sites=[patient.site], username="noperm")
@@ -112,7 +113,7 @@ def test_patients_and_orders_are_scoped(patient, operator, roles):
                                  API, error_body=True)
 
 
-@pytest.mark.req("COI-EVT-001:api", "COI-API-001")
+@pytest.mark.req("COI-EVT-001:api", "COI-API-001:resources")
 def test_a_custody_event_by_api_is_signed(operator, password, patient, site):
     client = api_client(operator)
     response = post(client, "/api/v1/custody/custody-events/", {
@@ -125,7 +126,7 @@ def test_a_custody_event_by_api_is_signed(operator, password, patient, site):
     assert [e["kind"] for e in listed["results"]] == ["received"]
 
 
-@pytest.mark.req("COI-EVT-002:api", "COI-API-001")
+@pytest.mark.req("COI-EVT-002:api", "COI-API-001:error-body")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_mismatching_scan_by_api_is_a_409_and_leaves_the_deviation(roles):
@@ -148,7 +149,7 @@ def test_a_mismatching_scan_by_api_is_a_409_and_leaves_the_deviation(roles):
     assert not CustodyEvent.objects.exists()
 
 
-@pytest.mark.req("COI-CC-001:api", "COI-CC-001:refused", "COI-API-001")
+@pytest.mark.req("COI-CC-001:api", "COI-CC-001:refused", "COI-API-001:resources")
 def test_reading_batches_by_api(operator, patient, site, clinical_site):
     shipment = create_shipment(actor=operator, patient=patient, origin=clinical_site,
                                destination=site, container_type=ContainerTypeFactory(),
@@ -179,7 +180,7 @@ def test_reading_batches_by_api(operator, patient, site, clinical_site):
     assert refused.status_code == 403 and error_body_problem(refused) is None
 
 
-@pytest.mark.req("COI-ORD-003:api", "COI-API-001")
+@pytest.mark.req("COI-ORD-003:api", "COI-API-001:error-body")
 def test_by_api_only_the_manual_stages_are_recorded(planner, order):
     client = api_client(planner)
     url = f"/api/v1/custody/orders/{order.pk}/advance/"
@@ -204,7 +205,7 @@ def test_by_api_only_the_manual_stages_are_recorded(planner, order):
     assert no_reason.status_code == 400 and unchanged()
 
 
-@pytest.mark.req("COI-API-001")
+@pytest.mark.req("COI-API-001:resources")
 def test_a_shipment_with_its_legs_by_api(operator, patient, site, clinical_site):
     ContainerTypeFactory()
     client = api_client(operator)
@@ -226,7 +227,7 @@ def test_a_shipment_with_its_legs_by_api(operator, patient, site, clinical_site)
     assert same_site.status_code == 400 and "same site" in same_site.json()["message"]
 
 
-@pytest.mark.req("COI-API-001")
+@pytest.mark.req("COI-API-001:error-body")
 def test_custody_events_filtered_by_patient_ignore_a_filter_that_is_not_a_number(
         operator, password, patient, site):
     client = api_client(operator)

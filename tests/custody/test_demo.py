@@ -5,7 +5,7 @@ from custody.models import CustodyEvent, ExcursionDeviation, Order, ScanRefusal
 from mes import demo as kernel_demo
 
 
-@pytest.mark.req("COI-DEMO-001")
+@pytest.mark.req("COI-DEMO-001:stages", "COI-DEMO-001:excursion", "COI-DEMO-001:idempotent")
 def test_the_demo_shows_every_stage_and_an_excursion_and_loads_once(db):
     kernel_demo.load()
     demo.load()

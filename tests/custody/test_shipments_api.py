@@ -122,7 +122,7 @@ def test_another_sites_shipment_cannot_be_planned_for_its_patient(patient, outsi
 
 # -- Item: readings outside the transit window, batches with nothing accepted -----------
 
-@pytest.mark.req("COI-CC-004", "COI-API-001")
+@pytest.mark.req("COI-CC-004", "COI-API-001:resources")
 def test_readings_outside_the_transit_window_are_refused_one_by_one_by_api(
         operator, in_transit_then_received):
     shipment = in_transit_then_received
@@ -137,7 +137,7 @@ def test_readings_outside_the_transit_window_are_refused_one_by_one_by_api(
     assert ReadingBatch.objects.get().refused == body["refused"]
 
 
-@pytest.mark.req("COI-CC-005", "COI-CC-004", "COI-API-001")
+@pytest.mark.req("COI-CC-005", "COI-CC-004", "COI-API-001:resources")
 def test_a_batch_with_nothing_accepted_is_a_400_and_records_nothing_by_api(
         operator, in_transit_then_received):
     shipment = in_transit_then_received
@@ -155,7 +155,7 @@ def test_a_batch_with_nothing_accepted_is_a_400_and_records_nothing_by_api(
     assert stored() == before
 
 
-@pytest.mark.req("COI-CC-005", "COI-API-001")
+@pytest.mark.req("COI-CC-005", "COI-API-001:resources")
 def test_a_resent_batch_is_a_200_without_a_batch(operator, shipment):
     client = api_client(operator)
     url = f"/api/v1/custody/shipments/{shipment.pk}/readings/"
