@@ -65,8 +65,15 @@ def visible(user: User, model, pk, site: Site | None) -> bool:
 @dataclass(frozen=True)
 class RecordHistory:
     model: type[models.Model]
-    rows: list
+    pk: int
+    latest: models.Model  # the newest history row
+    count: int
     site: Site | None
+
+    @property
+    def rows(self) -> list:
+        """Every version, oldest first (for the API and the CSV export of the whole trail)."""
+        return list(history_rows(self.model, self.pk))
 
     @property
     def zone(self):
@@ -106,14 +113,16 @@ def reveal_history(user: User, record: RecordHistory, pk, *, purpose: str,
 
 
 def history_visible_to(user: User, app_label: str, model_name: str, pk) -> RecordHistory:
-    """A record's history rows, or a 404 when there is none or the record belongs to a site
-    the user may not see (the page and the API share this)."""
+    """A record's history, or a 404 when there is none or the record belongs to a site the
+    user may not see (the page and the API share this). Reads only the newest version and
+    the count, whatever the length of the history."""
     model = tracked_model(app_label, model_name)
-    rows = list(history_rows(model, pk))
-    site = record_site(model, rows) if rows else None
-    if not rows or not visible(user, model, pk, site):
+    rows = history_rows(model, pk)
+    latest = rows.last()
+    site = record_site(model, [latest]) if latest is not None else None
+    if latest is None or not visible(user, model, pk, site):
         raise Http404("No such record.")
-    return RecordHistory(model=model, rows=rows, site=site)
+    return RecordHistory(model=model, pk=pk, latest=latest, count=rows.count(), site=site)
 
 
 def _tracked_fields(history_model) -> list[models.Field]:
@@ -121,6 +130,11 @@ def _tracked_fields(history_model) -> list[models.Field]:
             "history_user", "history_relation"}
     return [f for f in history_model._meta.concrete_fields
             if f.name not in skip and not f.name.startswith("history_") and f.name != "password"]
+
+
+def field_names(model: type[models.Model]) -> list[str]:
+    """The names the audit trail shows for a record type's tracked fields (the field filter)."""
+    return sorted(str(f.verbose_name) for f in _tracked_fields(model.history.model))
 
 
 def _display(field: models.Field, value, labels: dict) -> str:
@@ -150,6 +164,31 @@ def _related_labels(fields, rows) -> dict:
     return labels
 
 
+def _row_changes(row, previous, fields, labels) -> list[FieldChange]:
+    """The field changes one history row makes against the version before it."""
+    who = row.history_user.full_name if row.history_user else "(unattributed)"
+    why = row.history_change_reason or ""
+    kind = {"+": "created", "~": "changed", "-": "deleted"}[row.history_type]
+    changes = []
+    for field in fields:
+        new = getattr(row, field.attname)
+        old = getattr(previous, field.attname) if previous is not None else None
+        if previous is not None and old == new and kind != "deleted":
+            continue
+        if previous is None and new in (None, ""):
+            continue
+        if kind == "deleted" and field is not fields[0]:
+            continue
+        changes.append(FieldChange(
+            history_id=row.history_id, when=row.history_date, who=who, kind=kind,
+            field=str(field.verbose_name),
+            old=_display(field, old, labels) if previous is not None else "",
+            new="" if kind == "deleted" else _display(field, new, labels),
+            why=why,
+        ))
+    return changes
+
+
 def field_changes(model: type[models.Model], rows) -> list[FieldChange]:
     rows = list(rows)
     if not rows:
@@ -159,27 +198,118 @@ def field_changes(model: type[models.Model], rows) -> list[FieldChange]:
     changes: list[FieldChange] = []
     previous = None
     for row in rows:
-        who = row.history_user.full_name if row.history_user else "(unattributed)"
-        why = row.history_change_reason or ""
-        kind = {"+": "created", "~": "changed", "-": "deleted"}[row.history_type]
-        for field in fields:
-            new = getattr(row, field.attname)
-            old = getattr(previous, field.attname) if previous is not None else None
-            if previous is not None and old == new and kind != "deleted":
-                continue
-            if previous is None and new in (None, ""):
-                continue
-            if kind == "deleted" and field is not fields[0]:
-                continue
-            changes.append(FieldChange(
-                history_id=row.history_id, when=row.history_date, who=who, kind=kind,
-                field=str(field.verbose_name),
-                old=_display(field, old, labels) if previous is not None else "",
-                new="" if kind == "deleted" else _display(field, new, labels),
-                why=why,
-            ))
+        changes.extend(_row_changes(row, previous, fields, labels))
         previous = row
     return changes
+
+
+@dataclass(frozen=True)
+class VersionPage:
+    """One page of a record's audit trail: the versions on it, diffed against the version
+    before each, and how many versions there are and match the filter."""
+
+    changes: list[FieldChange]
+    number: int
+    num_pages: int
+    matching: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def _day_start(day: date, zone) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone)
+
+
+def version_page(record: RecordHistory, *, number, per_page: int = 100, field: str = "",
+                 who: str = "", since: date | None = None, until: date | None = None,
+                 fields_only: bool = True) -> VersionPage:
+    """A page of the audit trail, paged in SQL: only the page's versions (and the one before
+    each) are loaded and diffed, whatever the length of the history.
+
+    Without a field filter, who and the dates filter in SQL. A field filter needs to know
+    which versions changed that field: it reads that one column of every version (a light
+    query, no model instances) and keeps the versions where it differs from the one before."""
+    from datetime import timedelta
+
+    base = history_rows(record.model, record.pk)
+    history_model = base.model
+    fields = _tracked_fields(history_model)
+    chosen = next((f for f in fields if str(f.verbose_name) == field), None) if field else None
+    filtered = base
+    if who:
+        filtered = filtered.filter(models.Q(history_user__full_name__icontains=who)
+                                   | models.Q(history_user__username__icontains=who))
+    if since:
+        filtered = filtered.filter(history_date__gte=_day_start(since, record.zone))
+    if until:
+        filtered = filtered.filter(
+            history_date__lt=_day_start(until + timedelta(days=1), record.zone))
+    total = record.count
+    if field and chosen is None:
+        ids: list[int] | None = []
+    elif chosen is not None:
+        column = list(base.values_list("history_id", chosen.attname, "history_type"))
+        changed, before = set(), None
+        for index, (history_id, value, kind) in enumerate(column):
+            if (index == 0 and value not in (None, "")) or (index and value != before) or (
+                    kind == "-" and chosen is fields[0]):
+                changed.add(history_id)
+            before = value
+        allowed = set(filtered.values_list("history_id", flat=True)) if filtered is not base \
+            else None
+        ids = [h for h, _, _ in column if h in changed and (allowed is None or h in allowed)]
+    else:
+        ids = None
+    matching = len(ids) if ids is not None else (total if filtered is base else filtered.count())
+    num_pages = max(1, -(-matching // per_page))
+    try:
+        number = min(max(1, int(number or 1)), num_pages)
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * per_page
+    if ids is None:
+        page_rows = list(_with_previous_id(filtered, base)[start:start + per_page])
+    else:
+        wanted = set(ids[start:start + per_page])
+        page_rows = list(_with_previous_id(base.filter(history_id__in=wanted), base))
+    before_ids = {r.previous_id for r in page_rows} - {None}
+    before = {r.history_id: r for r in base.filter(history_id__in=before_ids)} if before_ids \
+        else {}
+    previous = {r.history_id: before.get(r.previous_id) for r in page_rows}
+    labels = _related_labels(fields, [*page_rows, *before.values()])
+    changes = []
+    for row in page_rows:
+        row_changes = _row_changes(row, previous.get(row.history_id), fields, labels)
+        if chosen is not None:
+            row_changes = [c for c in row_changes if c.field == field]
+        changes.extend(row_changes)
+    return VersionPage(changes=changes, number=number, num_pages=num_pages, matching=matching,
+                       total=total)
+
+
+def _with_previous_id(queryset, base):
+    """Annotate each version with the id of the version just before it in the record's
+    whole history (a correlated subquery per row of the page, on indexed columns)."""
+    from django.db.models import OuterRef, Q, Subquery
+
+    earlier = base.filter(Q(history_date__lt=OuterRef("history_date"))
+                          | Q(history_date=OuterRef("history_date"),
+                              history_id__lt=OuterRef("history_id")))
+    return queryset.annotate(previous_id=Subquery(
+        earlier.order_by("-history_date", "-history_id").values("history_id")[:1]))
 
 
 def filter_changes(changes: list[FieldChange], *, field: str = "", who: str = "",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -35,17 +34,17 @@ def _reveal(request, record, pk):
 @permission_required("mes.view_audit_trail", raise_exception=True)
 def record_audit_trail(request, app_label: str, model_name: str, pk: int):
     record = audit_trail.history_visible_to(request.user, app_label, model_name, pk)
-    model, rows, zone, zone_name = record.model, record.rows, record.zone, record.zone_name
+    model, zone, zone_name = record.model, record.zone, record.zone_name
     restricted = audit_trail.is_restricted(model)
     if restricted and (asking := _reveal(request, record, pk)) is not None:
         return asking
-    changes = audit_trail.field_changes(model, rows)
     form = AuditFilterForm(request.GET or None)
-    filtered = changes
-    if form.is_valid():
-        filtered = audit_trail.filter_changes(changes, zone=zone, **form.cleaned_data)
-    label = f"{model._meta.verbose_name} {rows[-1].instance}"
+    filters = form.cleaned_data if form.is_valid() else {}
+    label = f"{model._meta.verbose_name} {record.latest.instance}"
     if request.GET.get("format") == "csv":
+        # The export is the whole (filtered) trail, so it diffs every version.
+        changes = audit_trail.field_changes(model, record.rows)
+        filtered = audit_trail.filter_changes(changes, zone=zone, **filters)
         response = HttpResponse(audit_trail.as_csv(filtered, zone, zone_name),
                                 content_type="text/csv; charset=utf-8")
         filename = f"audit-trail-{app_label}-{model_name}-{pk}.csv"
@@ -53,14 +52,14 @@ def record_audit_trail(request, app_label: str, model_name: str, pk: int):
         if restricted:
             response["Cache-Control"] = "no-store"
         return response
-    page = Paginator(filtered, 200).get_page(request.GET.get("page"))
+    page = audit_trail.version_page(record, number=request.GET.get("page"), **filters)
     query = request.GET.copy()
     query.pop("page", None)
     response = render(request, "mes/audit_trail.html", {
-        "label": label, "changes": page, "page": page, "matching": len(filtered),
-        "total": len(changes), "form": form, "filter_query": query.urlencode(),
+        "label": label, "changes": page.changes, "page": page, "matching": page.matching,
+        "total": page.total, "form": form, "filter_query": query.urlencode(),
         "zone": zone, "zone_name": zone_name,
-        "fields": sorted({c.field for c in changes}),
+        "fields": audit_trail.field_names(model),
         "csv_query": request.GET.copy().urlencode(),
         "restricted": restricted,
     })

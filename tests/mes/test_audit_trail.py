@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from mes import audit
+from mes import audit, audit_trail
 from mes.apps import OUR_APPS
 from mes.errors import HistoryBypassRefused, RecordDeletionRefused
 from mes.models import GMPModel, Notification, Site, TrackedModel, User
@@ -184,7 +184,7 @@ def test_the_audit_trail_page_shows_each_change_field_by_field(client, admin_use
     response = _audit_page(client, site)
     assert response.status_code == 200
     changes = response.context["changes"]
-    renamed = [c for c in changes.object_list if c.kind == "changed"]
+    renamed = [c for c in changes if c.kind == "changed"]
     assert len(renamed) == 1
     change = renamed[0]
     assert (change.field, change.old, change.new) == ("name", "Plant One",
@@ -205,7 +205,7 @@ def test_the_audit_trail_filters_and_exports_csv(client, admin_user, site):
     audit.stamp(site, user=admin_user, reason="Moved")
     site.save()
     client.force_login(admin_user)
-    filtered = _audit_page(client, site, field="time zone").context["changes"].object_list
+    filtered = _audit_page(client, site, field="time zone").context["changes"]
     assert {c.field for c in filtered} == {"time zone"}
     assert [c.new for c in filtered if c.kind == "changed"] == ["Europe/Berlin"]
     response = _audit_page(client, site, format="csv", field="name")
@@ -242,16 +242,82 @@ def test_the_audit_trail_page_keeps_a_constant_number_of_queries(client, admin_u
 
 
 @pytest.mark.req("FND-AUD-005:scale")
-def test_a_long_audit_trail_is_paginated(client, admin_user, site):
+def test_a_long_audit_trail_is_paged_by_version_and_diffed_across_page_boundaries(
+        client, admin_user, site):
     client.force_login(admin_user)
     for i in range(210):
         site.name = f"Name {i}"
         audit.stamp(site, user=admin_user, reason=f"Change {i}")
         site.save()
     first = _audit_page(client, site)
-    assert len(first.context["changes"].object_list) == 200
-    second = _audit_page(client, site, page=2)
-    assert len(second.context["changes"].object_list) == first.context["matching"] - 200
+    page = first.context["page"]
+    assert (page.total, page.matching, page.num_pages) == (211, 211, 3)
+    assert len({c.history_id for c in first.context["changes"]}) == 100
+    second = _audit_page(client, site, page=2).context["changes"]
+    assert len({c.history_id for c in second}) == 100
+    # the first version on page 2 is diffed against the last one on page 1
+    assert (second[0].old, second[0].new) == ("Name 98", "Name 99")
+    third = _audit_page(client, site, page=3)
+    assert len({c.history_id for c in third.context["changes"]}) == 11
+    assert _audit_page(client, site, page="x").context["page"].number == 1
+    assert _audit_page(client, site, page=99).context["page"].number == 3
+
+
+@pytest.mark.req("FND-AUD-005:scale")
+@pytest.mark.parametrize("filters", [
+    {}, {"field": "name"}, {"field": "time zone"}, {"who": "admin"}, {"who": "nobody"},
+    {"field": "name", "who": "Admin"}, {"field": "no such field"},
+    {"since": "today"}, {"until": "yesterday"}, {"field": "name", "since": "today"},
+])
+def test_a_page_shows_exactly_what_the_whole_diff_filtered_shows(db, admin_user, site,
+                                                                 filters):
+    import datetime as dt
+
+    today = dt.datetime.now(site.zone).date()
+    days = {"today": today, "yesterday": today - dt.timedelta(days=1)}
+    filters = {k: days.get(v, v) if k in ("since", "until") else v for k, v in filters.items()}
+    for i in range(12):
+        site.name = f"Name {i}"
+        if i % 4 == 0:
+            site.time_zone = ["Europe/Berlin", "Europe/Amsterdam"][i % 8 // 4]
+        audit.stamp(site, user=admin_user, reason=f"Change {i}")
+        site.save()
+    record = audit_trail.history_visible_to(admin_user, "mes", "site", site.pk)
+    expected = audit_trail.filter_changes(audit_trail.field_changes(Site, record.rows),
+                                          zone=record.zone, **filters)
+
+    pages, number = [], 1
+    while True:
+        page = audit_trail.version_page(record, number=number, per_page=5, **filters)
+        pages.extend(page.changes)
+        if not page.has_next:
+            break
+        number += 1
+
+    assert pages == expected
+
+
+@pytest.mark.req("FND-AUD-005:scale")
+def test_the_audit_trail_page_runs_the_same_queries_at_30_and_300_versions(
+        client, admin_user, site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(admin_user)
+    counts = []
+    for size, more in ((30, 30), (300, 270)):
+        for i in range(more):
+            site.name = f"Name {size}-{i}"
+            audit.stamp(site, user=admin_user, reason="Renamed")
+            site.save()
+        for params in ({}, {"field": "name"}, {"page": 2}):
+            _audit_page(client, site, **params)  # warm the session
+            with CaptureQueriesContext(connection) as queries:
+                assert _audit_page(client, site, **params).status_code == 200
+            counts.append((size, tuple(sorted(params)), len(queries)))
+    small = {params: n for size, params, n in counts if size == 30}
+    large = {params: n for size, params, n in counts if size == 300}
+    assert small == large
 
 
 @pytest.mark.req("FND-AUD-006:gmp")
