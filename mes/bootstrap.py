@@ -112,6 +112,7 @@ def demo(extra: list[str]) -> int:
     ensure_environment()
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")
+    env.setdefault("MES_DEMO", "1")
     env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     if "REDIS_URL" not in env and redis_answers(DEFAULT_REDIS):
         env["REDIS_URL"] = DEFAULT_REDIS

@@ -144,6 +144,8 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_RESET_ON_SUCCESS = True
+# The demo command sets MES_DEMO: the login page then explains the demo's sites and logins.
+DEMO = env.bool("MES_DEMO", default=False)
 # A planned collection more than this many days ahead of the ordering site's date is refused.
 CUSTODY_COLLECTION_HORIZON_DAYS = env.int("CUSTODY_COLLECTION_HORIZON_DAYS", default=365)
 # Password spraying: failed logins for this many different usernames from one address within
@@ -330,8 +332,14 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"client_errors": {"()": "mes.logging.ClientErrorsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
-    # Failed logins are SecurityEvents that QA reviews; axes' own log lines would only repeat them.
-    "loggers": {"axes": {"level": env.str("AXES_LOG_LEVEL", default="ERROR")}},
+    "loggers": {
+        # Failed logins are SecurityEvents that QA reviews; axes' lines would only repeat them.
+        "axes": {"level": env.str("AXES_LOG_LEVEL", default="ERROR")},
+        # A refused request is one line, without a traceback (mes.logging).
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False,
+                           "filters": ["client_errors"]},
+    },
 }

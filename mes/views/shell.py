@@ -51,6 +51,7 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["timeout"] = self.request.GET.get("timeout")
+        context["demo"] = settings.DEMO
         return context
 
 
