@@ -250,11 +250,14 @@ def version_page(record: RecordHistory, *, number, per_page: int = 100, field: s
     chosen = next((f for f in fields if str(f.verbose_name) == field), None) if field else None
     filtered = base
     if who:
-        filtered = filtered.filter(models.Q(history_user__full_name__icontains=who)
-                                   | models.Q(history_user__username__icontains=who))
+        # The same rule as filter_changes: the name as shown, "(unattributed)" for no user.
+        by_name = models.Q(history_user__full_name__icontains=who)
+        if who.lower() in "(unattributed)":
+            by_name |= models.Q(history_user__isnull=True)
+        filtered = filtered.filter(by_name)
     if since:
         filtered = filtered.filter(history_date__gte=_day_start(since, record.zone))
-    if until:
+    if until and until < date.max:
         filtered = filtered.filter(
             history_date__lt=_day_start(until + timedelta(days=1), record.zone))
     total = record.count

@@ -152,6 +152,9 @@ CUSTODY_COLLECTION_HORIZON_DAYS = env.int("CUSTODY_COLLECTION_HORIZON_DAYS", def
 # the window throttle that address (the per-username lockout above is unchanged).
 LOGIN_SPRAY_USERNAMES = env.int("LOGIN_SPRAY_USERNAMES", default=10)
 LOGIN_SPRAY_WINDOW = timedelta(minutes=env.int("LOGIN_SPRAY_MINUTES", default=15))
+# Reverse proxies in front of the web server whose X-Forwarded-For is trusted (0: none).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "mes.services.security.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_CALLABLE = "mes.api.errors.lockout_response"  # JSON 429 under /api/
 AXES_VERBOSE = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
 from django.http import Http404, JsonResponse
@@ -11,6 +13,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from mes.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 
 def _flatten(detail) -> tuple[str, dict]:
@@ -35,7 +39,10 @@ def exception_handler(exc, context):
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, OverflowError | DataError):
         # A date or number beyond what the calendar or the column holds (year 9999 plus a
-        # time zone, a day after 31-12-9999): the caller's input, not our failure.
+        # time zone, a day after 31-12-9999): the caller's input, not our failure. Logged,
+        # so that a bug of ours (a value too long for its column) does not go unseen.
+        logger.warning("Out of range in %s", context.get("request") and
+                       context["request"].path, exc_info=exc)
         set_rollback()
         return Response({"code": "out_of_range",
                          "message": "A date or number in the request is out of range.",

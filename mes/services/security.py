@@ -3,6 +3,8 @@ a lockout also notifies QA reviewers in the app and by e-mail (21 CFR 11.300(d))
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +20,7 @@ def _client(request) -> dict:
     if request is None:
         return {"ip_address": "", "user_agent": ""}
     return {
-        "ip_address": request.META.get("REMOTE_ADDR", "")[:64],
+        "ip_address": client_address(request),
         "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
     }
 
@@ -44,38 +46,91 @@ def _serialise(key: str) -> None:
 
 
 def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")[:64] if request is not None else ""
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies the
+    address the outermost trusted proxy saw (X-Forwarded-For, counted from the right, so a
+    client cannot choose it). IPv6 is written out in full, so that its /64 network (one
+    customer's allocation) is a prefix of it. django-axes uses the same function."""
+    if request is None:
+        return ""
+    address = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                if h.strip()]
+        if len(hops) >= count:
+            address = hops[-count]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    return parsed.exploded if parsed.version == 6 else str(parsed)
 
 
-def spraying_usernames(ip_address: str) -> int:
-    """How many different usernames failed to log in from this address within the window."""
+def _client_filter(address: str) -> dict:
+    """Failures from the same client: the same IPv4 address, or the same IPv6 /64."""
+    if ":" in address:
+        return {"ip_address__startswith": address[:19]}  # the first four groups, exploded
+    return {"ip_address": address}
+
+
+def spraying_usernames(address: str) -> int:
+    """How many different usernames failed to log in from this client within the window."""
     since = timezone.now() - settings.LOGIN_SPRAY_WINDOW
     return (SecurityEvent.objects
-            .filter(kind=SecurityEvent.Kind.LOGIN_FAILED, ip_address=ip_address,
-                    occurred_at__gte=since)
+            .filter(kind=SecurityEvent.Kind.LOGIN_FAILED, occurred_at__gte=since,
+                    **_client_filter(address))
             .values("username").distinct().count())
 
 
+# A browser in which a person has logged in before carries a signed cookie naming them
+# (OWASP "device cookies"): a throttle against password spraying from an address does not
+# stop them, so an attacker cannot lock a shared terminal's people out, nor a plant behind
+# one proxy address.
+DEVICE_COOKIE = "mes_device"
+DEVICE_COOKIE_SALT = "mes.security.device"
+DEVICE_COOKIE_PEOPLE = 20
+
+
+def known_on_this_device(request) -> list[str]:
+    try:
+        value = request.get_signed_cookie(DEVICE_COOKIE, salt=DEVICE_COOKIE_SALT, default="[]")
+        people = json.loads(value)
+    except (ValueError, TypeError):
+        return []
+    return [p for p in people if isinstance(p, str)] if isinstance(people, list) else []
+
+
+def remember_device(request, response, username: str) -> None:
+    people = [p for p in known_on_this_device(request) if p != username]
+    people = [username, *people][:DEVICE_COOKIE_PEOPLE]
+    response.set_signed_cookie(
+        DEVICE_COOKIE, json.dumps(people), salt=DEVICE_COOKIE_SALT,
+        max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE)
+
+
 @transaction.atomic
-def client_throttled(request) -> bool:
-    """Password spraying (one address trying many accounts) throttles that address for the
-    window. The per-username lockout is untouched, so a shared suite terminal where one
-    person mistypes their password does not lock out the others."""
-    ip_address = client_address(request)
-    if not ip_address or spraying_usernames(ip_address) < settings.LOGIN_SPRAY_USERNAMES:
+def client_throttled(request, username: str = "") -> bool:
+    """Password spraying (one client trying many accounts) throttles logins from that client
+    for people who have not logged in on that browser before. The per-username lockout is
+    untouched, so a shared suite terminal where one person mistypes does not lock out the
+    others."""
+    address = client_address(request)
+    if not address or username in known_on_this_device(request):
         return False
-    _serialise(f"throttle:{ip_address}")
+    if spraying_usernames(address) < settings.LOGIN_SPRAY_USERNAMES:
+        return False
+    _serialise(f"throttle:{address}")
     since = timezone.now() - settings.LOGIN_SPRAY_WINDOW
-    if not SecurityEvent.objects.filter(kind=SecurityEvent.Kind.CLIENT_THROTTLED,
-                                        ip_address=ip_address, occurred_at__gte=since).exists():
-        with audit.acting_as(audit.system_user()):
-            SecurityEvent.objects.create(
-                kind=SecurityEvent.Kind.CLIENT_THROTTLED, username="",
-                detail=(f"Failed logins for {spraying_usernames(ip_address)} different "
-                        "usernames from this address: logins from it are refused for "
-                        f"{int(settings.LOGIN_SPRAY_WINDOW.total_seconds() // 60)} minutes."),
-                **_client(request),
-            )
+    with audit.acting_as(audit.system_user()):
+        # Every throttled attempt is on the record, with the username it tried.
+        SecurityEvent.objects.create(
+            kind=SecurityEvent.Kind.CLIENT_THROTTLED, username=username[:150],
+            detail=(f"Failed logins for {spraying_usernames(address)} different usernames "
+                    f"from this client since {since:%H:%M} UTC: a login for an account not "
+                    "used on this browser before was refused."),
+            **_client(request),
+        )
     return True
 
 

@@ -32,20 +32,23 @@ class LoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         from mes.services.security import client_throttled
 
-        if client_throttled(request):
+        if client_throttled(request, request.POST.get("username", "")[:150]):
             # An unbound form: validating the posted one would try the password.
             form = self.get_form_class()(request, initial={
                 "username": request.POST.get("username", "")[:150]})
             form.cleaned_data = {}
             form.add_error(None, "Too many failed logins for different accounts from this "
-                                 "terminal. Wait a few minutes, or ask IT if this is a "
-                                 "shared terminal.")
+                                 "terminal. If you have not logged in on it before, wait a "
+                                 "few minutes or use another terminal; QA can see why.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
+        from mes.services.security import remember_device
+
         response = super().form_valid(form)
         start_session_clock(self.request)
+        remember_device(self.request, response, form.get_user().username)
         return response
 
     def get_context_data(self, **kwargs):

@@ -260,6 +260,7 @@ def test_a_long_audit_trail_is_paged_by_version_and_diffed_across_page_boundarie
     third = _audit_page(client, site, page=3)
     assert len({c.history_id for c in third.context["changes"]}) == 11
     assert _audit_page(client, site, page="x").context["page"].number == 1
+    assert _audit_page(client, site, until="9999-12-31").status_code == 200
     assert _audit_page(client, site, page=99).context["page"].number == 3
 
 
@@ -268,13 +269,14 @@ def test_a_long_audit_trail_is_paged_by_version_and_diffed_across_page_boundarie
     {}, {"field": "name"}, {"field": "time zone"}, {"who": "admin"}, {"who": "nobody"},
     {"field": "name", "who": "Admin"}, {"field": "no such field"},
     {"since": "today"}, {"until": "yesterday"}, {"field": "name", "since": "today"},
+    {"who": "admin1"}, {"who": "(unattributed)"}, {"until": "max"}, {"since": "max"},
 ])
 def test_a_page_shows_exactly_what_the_whole_diff_filtered_shows(db, admin_user, site,
                                                                  filters):
     import datetime as dt
 
     today = dt.datetime.now(site.zone).date()
-    days = {"today": today, "yesterday": today - dt.timedelta(days=1)}
+    days = {"today": today, "yesterday": today - dt.timedelta(days=1), "max": dt.date.max}
     filters = {k: days.get(v, v) if k in ("since", "until") else v for k, v in filters.items()}
     for i in range(12):
         site.name = f"Name {i}"

@@ -142,7 +142,8 @@ def test_password_spraying_from_one_address_is_throttled_before_the_password_is_
     assert "_auth_user_id" not in client.session
     # the password was not tried: no new failure counts against any account
     assert SecurityEvent.objects.filter(kind="login_failed").count() == failures
-    assert SecurityEvent.objects.filter(kind="client_throttled", ip_address="10.9.9.9").count() == 1
+    throttled = SecurityEvent.objects.filter(kind="client_throttled", ip_address="10.9.9.9")
+    assert sorted(throttled.values_list("username", flat=True)) == ["guess9", "op1"]
     # another address is not affected
     assert _login(client, "op1", password, REMOTE_ADDR="10.1.1.1").status_code == 302
 
@@ -151,9 +152,58 @@ def test_password_spraying_from_one_address_is_throttled_before_the_password_is_
 def test_one_person_mistyping_on_a_shared_terminal_neither_throttles_it_nor_locks_others(
         client, operator, qa_user, password, settings):
     settings.LOGIN_SPRAY_USERNAMES = 4
-    for _ in range(5):
-        _fail_login(client, "op1", "10.2.2.2")
+    for n in range(5):  # from five different terminals: the lockout is by username
+        _fail_login(client, "op1", f"10.2.2.{n}")
 
     assert SecurityEvent.objects.filter(kind="lockout", username="op1").count() == 1
     assert SecurityEvent.objects.filter(kind="client_throttled").count() == 0
     assert _login(client, "qa1", password, REMOTE_ADDR="10.2.2.2").status_code == 302
+
+
+@pytest.mark.req("FND-SEC-005:known-device")
+def test_spraying_cannot_lock_out_people_who_logged_in_on_this_browser_before(
+        client, operator, qa_user, password, settings):
+    from django.test import Client
+
+    settings.LOGIN_SPRAY_USERNAMES = 4
+    terminal = Client()  # the suite's shared terminal: both have logged in on it before
+    for who in ("op1", "qa1"):
+        assert _login(terminal, who, password, REMOTE_ADDR="10.3.3.3").status_code == 302
+        terminal.post(reverse("logout"))
+    attacker = Client()  # another browser behind the same address (a proxy, the same room)
+    for n in range(6):
+        _fail_login(attacker, f"guess{n}", "10.3.3.3")
+    assert _login(attacker, "op1", password, REMOTE_ADDR="10.3.3.3").status_code == 429
+
+    for who in ("op1", "qa1"):
+        assert _login(terminal, who, password, REMOTE_ADDR="10.3.3.3").status_code == 302
+        terminal.post(reverse("logout"))
+    # a forged cookie is not a known device
+    attacker.cookies["mes_device"] = '["op1"]'
+    assert _login(attacker, "op1", password, REMOTE_ADDR="10.3.3.3").status_code == 429
+
+
+@pytest.mark.req("FND-SEC-005:client-address")
+def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(
+        client, operator, password, settings):
+    settings.LOGIN_SPRAY_USERNAMES = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for n in range(3):  # a client that puts its own guess in front cannot choose its address
+        client.post(reverse("login"), {"username": f"guess{n}", "password": "x"},
+                    HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 203.0.113.7", **proxy)
+    assert client.post(reverse("login"), {"username": "op1", "password": password},
+                       HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy).status_code == 429
+    # another client behind the same proxy is not throttled
+    assert client.post(reverse("login"), {"username": "op1", "password": password},
+                       HTTP_X_FORWARDED_FOR="203.0.113.8", **proxy).status_code == 302
+
+
+@pytest.mark.req("FND-SEC-005:client-address")
+def test_ipv6_clients_are_counted_by_their_64_network(client, operator, password, settings):
+    settings.LOGIN_SPRAY_USERNAMES = 3
+    for n in range(3):  # one customer rotating addresses inside its /64
+        _fail_login(client, f"guess{n}", f"2001:db8:1:2::{n + 1}")
+    assert _login(client, "op1", password,
+                  REMOTE_ADDR="2001:db8:1:2:ffff::9").status_code == 429
+    assert _login(client, "op1", password, REMOTE_ADDR="2001:db8:1:3::1").status_code == 302
