@@ -10,9 +10,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from custody.models import CustodyEvent, Patient, Shipment
+from custody.models import CustodyEvent, Order, Patient, Shipment
 from custody.models.custody import RECEIVING, SHIPPING, EventKind
-from custody.services.orders import advance_order_from_event
+from custody.services.orders import advance_order_from_event, check_event_sequence
 from custody.services.scans import verify_label_scan
 from mes import audit
 from mes.errors import DomainError, PermissionRefused
@@ -65,6 +65,7 @@ def check_handoff(*, actor: User, handoff: Handoff) -> None:
                           "material.", code="invalid", fields={"shipment": ["Other patient."]})
     if patient.status == Patient.Status.WITHDRAWN:
         raise DomainError(f"The order for {patient.coi} is cancelled.", code="order_cancelled")
+    check_event_sequence(Order.objects.filter(patient=patient).first(), handoff.kind)
 
 
 def record_custody_event(*, actor: User, password: str, handoff: Handoff, reason: str = "",

@@ -27,7 +27,7 @@ from custody.models import (
     Product,
 )
 from custody.models.custody import ORDER_STATUS_AFTER
-from custody.models.patients import ALLOWED, can_move
+from custody.models.patients import ALLOWED, JOURNEY, can_move
 from mes import audit
 from mes.errors import Conflict, DomainError, PermissionRefused, ReasonForChangeRequired
 from mes.models import Site, User
@@ -216,6 +216,26 @@ S = Order.Status
 MANUAL_STAGES = frozenset({S.COLLECTION_SCHEDULED, S.CANCELLED})
 EVENT_STAGES = frozenset(ORDER_STATUS_AFTER.values())
 BATCH_STAGES = frozenset({S.IN_MANUFACTURING, S.RELEASED})
+# Nothing leaves the plant, reaches the treating site or is infused before QP release.
+AFTER_RELEASE = frozenset(JOURNEY[JOURNEY.index(S.RELEASED) + 1:])
+
+
+def _reached(order: Order, stage: str) -> bool:
+    return order.status in JOURNEY and JOURNEY.index(order.status) >= JOURNEY.index(stage)
+
+
+def check_event_sequence(order: Order | None, kind: str) -> None:
+    """Refuse a custody event that would carry the order past release while the product is
+    not released (shipping to the treating site, receipt there, infusion): a chain that
+    skips QP release must not read as complete."""
+    target = ORDER_STATUS_AFTER.get(kind)
+    if order is None or target not in AFTER_RELEASE or _reached(order, S.RELEASED):
+        return
+    raise DomainError(
+        f"The product for {order.patient.coi} is not released (the order is at "
+        f"“{order.get_status_display()}”): it cannot be shipped to the treating site, "
+        "received there or infused.", code="not_released",
+        fields={"kind": ["Not released yet."]})
 
 
 def _move_order(*, actor: User, order: Order, status: str, reason: str) -> Order:
@@ -293,6 +313,7 @@ def advance_order_from_event(*, actor: User, event: CustodyEvent) -> Order | Non
     target = ORDER_STATUS_AFTER.get(event.kind)
     order = Order.objects.select_for_update().select_related("patient").filter(
         patient_id=event.patient_id).first()
+    check_event_sequence(order, event.kind)  # again under the lock; refusing undoes the event
     if target is None or order is None or not can_move(order.status, target):
         return None
     return _move_order(actor=actor, order=order, status=target,
@@ -314,6 +335,14 @@ def advance_order_from_batch(*, actor: User, order: Order, status: str, reason: 
     if not reason:
         raise ReasonForChangeRequired("A reason is required.", fields={"reason": ["Required."]})
     order = _locked(order)
+    # Manufacturing starts on material received at the plant; release follows manufacturing.
+    ready = (_reached(order, S.RECEIVED) and not _reached(order, S.IN_MANUFACTURING)
+             if status == S.IN_MANUFACTURING else order.status == S.IN_MANUFACTURING)
+    if not ready:
+        raise DomainError(
+            f"The order is at “{order.get_status_display()}”: the batch record cannot move it "
+            f"to “{Order.Status(status).label}”.", code="stage_out_of_sequence",
+            fields={"status": ["Out of sequence."]})
     return _move_order(actor=actor, order=order, status=status, reason=reason)
 
 

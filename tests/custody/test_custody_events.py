@@ -140,12 +140,13 @@ def test_a_missing_step_and_a_change_of_site_are_breaks(operator, password, pati
                        occurred_at=now - timedelta(hours=5))
     packed = record(operator, password, patient, site, kind="packed",
                     occurred_at=now - timedelta(hours=4))
-    infused = record(operator, password, patient, site, kind="infused",
-                     occurred_at=now - timedelta(hours=3))
+    # (an infusion here would be refused: the product is not released)
+    stored = record(operator, password, patient, site, kind="stored", location="Tank 2",
+                    occurred_at=now - timedelta(hours=3))
     breaks = chain_breaks(list(CustodyEvent.objects.filter(patient=patient)))
     assert collected.pk not in breaks
     assert breaks[packed.pk] == "The material changed site without a shipment and receipt."
-    assert breaks[infused.pk].startswith("Gap: “packed” is followed by “infused”")
+    assert breaks[stored.pk].startswith("Gap: “packed” is followed by")
 
 
 @pytest.mark.req("COI-EVT-003:complete")
@@ -156,15 +157,20 @@ def test_a_complete_journey_has_no_break(operator, password, patient, site, clin
              (site, "removed"), (site, "transferred_to_suite"),
              (site, "shipped_to_treating_site"), (clinical_site, "received_at_treating_site"),
              (clinical_site, "bedside_verified"), (clinical_site, "infused")]
+    from custody.services.orders import advance_order_from_batch
+
     for hours, (where, kind) in enumerate(steps):
         record(operator, password, patient, where, kind=kind, location="Tank 2",
                occurred_at=start + timedelta(hours=hours))
+        if kind == "transferred_to_suite":  # the batch is made and the QP releases it
+            advance_order_from_batch(actor=operator, order=Order.objects.get(patient=patient),
+                                     status="released", reason="Batch B-1 certified")
     assert chain_breaks(list(CustodyEvent.objects.filter(patient=patient))) == {}
     order = Order.objects.get(patient=patient)
     assert order.status == "infused"
     assert [c.status for c in order.timeline.all()] == [
-        "ordered", "collected", "in_transit", "received", "in_manufacturing", "shipped",
-        "delivered", "infused"]
+        "ordered", "collected", "in_transit", "received", "in_manufacturing", "released",
+        "shipped", "delivered", "infused"]
 
 
 @pytest.mark.req("COI-EVT-001:label", "COI-EVT-002:mismatch-refused",

@@ -224,13 +224,27 @@ def test_the_order_moves_only_if_the_event_is_recorded(operator, password, order
     assert _stage_of(order) == before
 
 
+def _received_at_the_plant(order):
+    """Bring the order to where a batch can start: its material received at the plant."""
+    from tests.custody.test_custody_events import record
+    from tests.mes.factories import PASSWORD
+
+    courier = person("Operator", sites=[order.site, order.ordering_site], username="courier")
+    for kind, where in (("collected", order.ordering_site), ("shipped", order.ordering_site),
+                        ("received", order.site)):
+        record(courier, PASSWORD, order.patient, where, kind)
+    order.refresh_from_db()
+    return order
+
+
 @pytest.mark.req("COI-ORD-003:batch")
 def test_the_batch_record_moves_the_order_into_manufacturing_and_to_release(qa_user, order):
+    order = _received_at_the_plant(order)
     orders.advance_order_from_batch(actor=qa_user, order=order, status="in_manufacturing",
                                     reason="Batch record EBR-1 started")
     orders.advance_order_from_batch(actor=qa_user, order=order, status="released",
                                     reason="Batch EBR-1 certified by the QP")
-    assert [(c.status, c.reason) for c in order.timeline.all()][1:] == [
+    assert [(c.status, c.reason) for c in order.timeline.all()][4:] == [
         ("in_manufacturing", "Batch record EBR-1 started"),
         ("released", "Batch EBR-1 certified by the QP")]
 
@@ -239,9 +253,12 @@ def test_the_batch_record_moves_the_order_into_manufacturing_and_to_release(qa_u
 @pytest.mark.parametrize(("status", "code"), [
     ("infused", "stage_not_from_batch"), ("shipped", "stage_not_from_batch"),
     ("cancelled", "stage_not_from_batch"), ("nonsense", "stage_not_from_batch"),
-    ("in_manufacturing", "invalid_transition"),
+    ("in_manufacturing", "stage_out_of_sequence"),
 ])
 def test_the_batch_record_cannot_move_the_order_elsewhere(qa_user, order, status, code):
+    order = _received_at_the_plant(order)
+    orders.advance_order_from_batch(actor=qa_user, order=order, status="in_manufacturing",
+                                    reason="Batch EBR-1 started")
     orders.advance_order_from_batch(actor=qa_user, order=order, status="released",
                                     reason="Batch EBR-1 certified by the QP")
     before = _stage_of(order)
