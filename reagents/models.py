@@ -249,7 +249,12 @@ class StockEntry(AppendOnly, GMPModel):
         ordering = ["occurred_at", "pk"]
         verbose_name = "stock entry"
         verbose_name_plural = "stock entries"
-        indexes = [models.Index(fields=["lot", "kind"])]
+        indexes = [
+            models.Index(fields=["lot", "kind"]),
+            # The lot page's ledger order (selectors.ledger): a page of a long ledger is read
+            # in index order, not sorted from every entry of the lot.
+            models.Index(fields=["lot", "occurred_at", "id"], name="reagents_ledger_order"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(balance_after__gte=0),
                                    name="reagents_entry_balance_not_negative"),

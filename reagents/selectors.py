@@ -57,7 +57,10 @@ def status_history(lot: ReagentLot):
 
 
 def ledger(lot: ReagentLot):
-    return (lot.entries.select_related("entered_by", "reverses", "reversed_by")
+    """The lot's stock entries in the order they happened, for paging: the order is that of
+    the ``reagents_ledger_order`` index, so a page of a long ledger is read, not sorted. The
+    page shows the reversed entry's number only (``reverses_id``): no join for it."""
+    return (lot.entries.select_related("entered_by", "reversed_by")
             .order_by("occurred_at", "pk"))
 
 

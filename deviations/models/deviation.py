@@ -135,6 +135,11 @@ class Deviation(Signable, GMPModel):
         indexes = [
             models.Index(fields=["subject_type", "subject_id"]),
             models.Index(fields=["site", "status"]),
+            # The board's order over the deviations still open (selectors.board): the page
+            # reads its first rows in index order instead of sorting every open deviation.
+            models.Index(fields=["next_escalation_at", "acknowledge_due_at", "id"],
+                         condition=models.Q(status__in=ACTIVE_STATUSES),
+                         name="deviations_board_order"),
         ]
         permissions = [
             ("raise_deviation", "Can raise a deviation"),

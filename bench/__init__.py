@@ -1,0 +1,1 @@
+"""The benchmark harness (run on demand, never in CI). See bench/README.md."""
