@@ -141,6 +141,8 @@ def parse_label(scan: str) -> LabelData:
         label, unreadable = None, exc
     splits = [] if sends_separators or text.startswith("(") else list(
         _split_readings(message.element_strings, symbology))
+    seen = {_identity(label)} if label is not None else set()
+    splits = [r for r in splits if not (_identity(r) in seen or seen.add(_identity(r)))]
     if not splits:
         if unreadable is not None:
             raise unreadable
@@ -178,10 +180,12 @@ def read_label(scan: str, reading: str = "") -> LabelData:
     return replace(chosen, alternatives=others, ambiguous=True, confirmed=True)
 
 
-def _split_readings(elements, symbology: str):
+def _split_readings(elements, symbology: str, depth: int = 0):
     """Readings in which the trailing lot or serial is cut where its tail parses as further
     elements: each of an AI in SWALLOWABLE_AIS the label lacks, and valid (dates, check
-    digits). Without separators only the last element can have swallowed anything."""
+    digits). Without separators only the last element can have swallowed anything, but a
+    split-off element can itself be a lot or serial that swallowed the next one (two dropped
+    separators), so the split is tried again on it."""
     last = list(elements)[-1]
     field = last.ai.ai
     if field not in VARIABLE_FIELDS:
@@ -200,10 +204,19 @@ def _split_readings(elements, symbology: str):
                 or any(e.ai.ai == "01" and e.gtin is None for e in more)):
             continue
         kept = GS1ElementString.extract(f"{field}{last.value[:cut]}")
+        combined = GS1ElementStrings([*head, kept, *more])
         try:
-            yield _label(GS1ElementStrings([*head, kept, *more]), symbology)
+            reading = _label(combined, symbology)
         except LabelUnreadable:
-            continue
+            reading = None
+        if reading is not None:
+            yield reading
+        if depth < 3:
+            yield from _split_readings(combined, symbology, depth + 1)
+
+
+def _identity(label: LabelData) -> tuple:
+    return (label.gtin, label.lot, label.expiry_date, label.serial_number)
 
 
 def _label(elements, symbology: str) -> LabelData:

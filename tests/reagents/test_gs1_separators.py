@@ -64,6 +64,19 @@ def test_a_serial_that_swallowed_the_lot_is_reported_although_the_label_seems_lo
     assert [(r.lot, r.serial_number) for r in label.readings] == [("ABC", "SN07")]
 
 
+@pytest.mark.req("RGT-RCV-004:two-dropped")
+@pytest.mark.parametrize(("scan", "right"), [
+    (f"01{GTIN}10LOT21SER17251231", ("LOT", "SER", dt.date(2025, 12, 31))),
+    (f"01{GTIN}21SER10LOT17251231", ("LOT", "SER", dt.date(2025, 12, 31))),
+])
+def test_when_two_separators_were_dropped_the_right_reading_is_offered(scan, right):
+    label = parse_label(scan)
+    readings = [(r.lot, r.serial_number, r.expiry_date) for r in label.readings]
+    assert label.ambiguous
+    assert right in readings
+    assert len(readings) == len(set(readings))  # each reading offered once
+
+
 @pytest.mark.req("RGT-RCV-004:detected")
 @pytest.mark.parametrize("tail", [
     "1713", "17251331",        # 17 needs six digits of a real date
