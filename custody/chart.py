@@ -3,6 +3,7 @@ range shaded, the readings as a line, each excursion marked, data gaps hatched."
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from datetime import datetime, timedelta
 from decimal import Decimal
 from xml.sax.saxutils import escape
@@ -20,9 +21,46 @@ def _nice_step(span: float) -> float:
     return 200
 
 
+COLUMNS = 600  # the plot's width in pixels, give or take: more points cannot be seen
+
+
+def decimate(readings: list[tuple[datetime, Decimal]], summary: ColdChainSummary, *,
+             columns: int = COLUMNS) -> list[tuple[datetime, Decimal]]:
+    """What the pixels can show of ``readings`` (sorted by time): per pixel column its first,
+    lowest, highest and last reading, in time order, so the line's envelope is drawn as it
+    is; and every excursion's extreme reading, so no excursion loses its worst point."""
+    if len(readings) <= 4 * columns:
+        return readings
+    t0 = readings[0][0]
+    span = max((readings[-1][0] - t0).total_seconds(), 1.0)
+    keep: set[int] = set()
+    column, first = None, 0
+    low = high = 0
+    for index, (when, celsius) in enumerate(readings):
+        here = min(int((when - t0).total_seconds() / span * columns), columns - 1)
+        if here != column:
+            if column is not None:
+                keep.update((first, low, high, index - 1))
+            column, first, low, high = here, index, index, index
+        elif celsius < readings[low][1]:
+            low = index
+        elif celsius > readings[high][1]:
+            high = index
+    keep.update((first, low, high, len(readings) - 1))
+    times = [when for when, _ in readings]
+    for period in summary.periods:
+        start = bisect_left(times, period.started_at)
+        end = bisect_right(times, period.last_out_at)
+        worst = next((i for i in range(start, end) if readings[i][1] == period.extreme), None)
+        if worst is not None:
+            keep.add(worst)
+    return [readings[i] for i in sorted(keep)]
+
+
 def temperature_svg(readings: list[tuple[datetime, Decimal]], summary: ColdChainSummary, *,
                     zone, title: str = "") -> str:
-    """An SVG document; ``readings`` sorted by time."""
+    """An SVG document; ``readings`` sorted by time (decimated to what the pixels show)."""
+    readings = decimate(readings, summary)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
            f'width="{WIDTH}" height="{HEIGHT}" role="img" class="temperature-chart" '

@@ -97,16 +97,29 @@ def analyse(readings: Iterable[tuple[datetime, Decimal]], *, low: Decimal | None
     by_time: dict[datetime, Decimal] = {}
     for when, celsius in readings:
         by_time.setdefault(when, Decimal(celsius))
-    ordered = sorted(by_time.items())
-    summary = ColdChainSummary(readings=len(ordered), low=low, high=high,
-                               budget_minutes=budget_minutes)
+    summary = ColdChainSummary(readings=0, low=low, high=high, budget_minutes=budget_minutes)
+    resume(summary, sorted(by_time.items()), max_gap=max_gap)
+    return summary
+
+
+def resume(summary: ColdChainSummary, ordered: list[tuple[datetime, Decimal]], *,
+           max_gap: timedelta | None = None) -> ColdChainSummary:
+    """Carry ``summary`` on over further readings, each later than its last one (sorted,
+    one per instant): the same result as analysing every reading again, in time
+    proportional to the new ones only."""
     if not ordered:
         return summary
-    summary.first_at, summary.last_at = ordered[0][0], ordered[-1][0]
+    if summary.last_at is not None and ordered[0][0] <= summary.last_at:
+        raise ValueError("resume() takes only readings later than the last one analysed")
     values = [c for _, c in ordered]
-    summary.minimum, summary.maximum = min(values), max(values)
-    current: Period | None = None
-    previous_at: datetime | None = None
+    low, high = summary.low, summary.high
+    previous_at = summary.last_at
+    summary.readings += len(ordered)
+    summary.first_at = summary.first_at or ordered[0][0]
+    summary.last_at = ordered[-1][0]
+    summary.minimum = min(values if summary.minimum is None else [summary.minimum, *values])
+    summary.maximum = max(values if summary.maximum is None else [summary.maximum, *values])
+    current = summary.periods.pop() if summary.periods and summary.periods[-1].ongoing else None
     for when, celsius in ordered:
         if max_gap is not None and previous_at is not None and when - previous_at > max_gap:
             summary.gaps.append(Gap(previous_at, when))

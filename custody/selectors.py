@@ -12,6 +12,7 @@ from custody.chain import chain_breaks
 from custody.chart import temperature_svg
 from custody.excursions import ColdChainSummary, analyse
 from custody.models import (
+    ColdChainAnalysis,
     CustodyEvent,
     Order,
     OrderStatusChange,
@@ -63,33 +64,59 @@ def recent_mismatches(user):
 @dataclass
 class ShipmentColdChain:
     shipment: Shipment
-    series: list
+    series: list | None
     summary: ColdChainSummary
 
     @property
     def svg(self) -> str:
+        if self.series is None:
+            self.series = readings_of([self.shipment])[self.shipment.pk]
         return temperature_svg(self.series, self.summary, zone=self.shipment.site.zone,
                                title=f"{self.shipment.reference} · "
                                      f"{self.shipment.container_type}")
 
 
-def cold_chain_of(shipments: list[Shipment]) -> list[ShipmentColdChain]:
-    """Every shipment's readings in one query, then each one's excursions."""
+def readings_of(shipments: list[Shipment]) -> dict[int, list]:
+    """Each shipment's readings as (time, °C) in time order, one per instant (the first
+    stored wins, as the analysis counts them), in one query."""
     by_shipment: dict[int, list] = defaultdict(list)
-    seen = set()
+    last: dict[int, object] = {}
     rows = (TemperatureReading.objects.filter(shipment__in=[s.pk for s in shipments])
-            .order_by("recorded_at", "pk").values_list("shipment_id", "recorded_at", "celsius"))
+            .order_by("shipment_id", "recorded_at", "pk")
+            .values_list("shipment_id", "recorded_at", "celsius"))
     for shipment_id, when, celsius in rows:
-        if (shipment_id, when) not in seen:
-            seen.add((shipment_id, when))
+        if last.get(shipment_id) != when:
+            last[shipment_id] = when
             by_shipment[shipment_id].append((when, celsius))
+    return by_shipment
+
+
+def analyse_afresh(shipment: Shipment, series: list | None = None) -> ColdChainSummary:
+    """The analysis of every reading of ``shipment``, from scratch."""
+    kind = shipment.container_type
+    if series is None:
+        series = readings_of([shipment])[shipment.pk]
+    return analyse(series, low=kind.min_celsius, high=kind.max_celsius,
+                   budget_minutes=kind.out_of_range_budget_minutes,
+                   max_gap=timedelta(minutes=kind.max_reading_gap_minutes))
+
+
+def cold_chain_of(shipments: list[Shipment], *, with_series: bool = False
+                  ) -> list[ShipmentColdChain]:
+    """Each shipment's stored excursion analysis (one query), and with ``with_series`` its
+    readings for the chart (one more). A shipment whose analysis is missing or was computed
+    with other limits is analysed afresh, never shown stale."""
+    stored = {a.shipment_id: a for a in
+              ColdChainAnalysis.objects.filter(shipment__in=[s.pk for s in shipments])}
+    series_of = readings_of(shipments) if with_series else {}
     out = []
     for shipment in shipments:
-        kind = shipment.container_type
-        series = by_shipment.get(shipment.pk, [])
-        summary = analyse(series, low=kind.min_celsius, high=kind.max_celsius,
-                          budget_minutes=kind.out_of_range_budget_minutes,
-                          max_gap=timedelta(minutes=kind.max_reading_gap_minutes))
+        analysis = stored.get(shipment.pk)
+        series = series_of.get(shipment.pk, []) if with_series else None
+        if analysis is not None and analysis.is_current_for(shipment.container_type):
+            summary = analysis.summary()
+        else:
+            summary = analyse_afresh(shipment, series)
         out.append(ShipmentColdChain(shipment, series, summary))
     return out
 
@@ -114,8 +141,9 @@ class ChainOfCustody:
         return not self.breaks
 
 
-def chain_of_custody(patient: Patient) -> ChainOfCustody:
-    """Everything the report on one patient shows, in a fixed number of queries."""
+def chain_of_custody(patient: Patient, *, with_charts: bool = False) -> ChainOfCustody:
+    """Everything the report on one patient shows, in a fixed number of queries
+    (``with_charts``: the shipments' readings for their charts too)."""
     order = getattr(patient, "order", None)
     timeline = list(OrderStatusChange.objects.filter(order__patient=patient)
                     .select_related("changed_by").order_by("changed_at", "pk"))
@@ -125,8 +153,9 @@ def chain_of_custody(patient: Patient) -> ChainOfCustody:
                      .order_by("created_at", "pk"))
     refusals = list(ScanRefusal.objects.filter(patient=patient)
                     .select_related("site", "scanned_by", "matched_patient"))
+    cold_chain = cold_chain_of(shipments, with_series=with_charts)
     return ChainOfCustody(patient=patient, order=order, timeline=timeline, events=events,
-                          breaks=chain_breaks(events), cold_chain=cold_chain_of(shipments),
+                          breaks=chain_breaks(events), cold_chain=cold_chain,
                           refusals=refusals, deviations=deviations_of(patient))
 
 

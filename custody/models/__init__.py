@@ -1,4 +1,5 @@
 from custody.models.coldchain import (
+    ColdChainAnalysis,
     ContainerType,
     ExcursionDeviation,
     ReadingBatch,
@@ -18,7 +19,8 @@ from custody.models.patients import (
 )
 
 __all__ = [
-    "ClinicalIdentity", "ClinicalIdentityAccess", "ContainerType", "CustodyEvent",
+    "ClinicalIdentity", "ClinicalIdentityAccess", "ColdChainAnalysis", "ContainerType",
+    "CustodyEvent",
     "DinCounter", "ExcursionDeviation", "Order", "OrderStatusChange", "Patient", "Product",
     "ReadingBatch", "ScanRefusal", "Shipment", "ShipmentLeg", "TemperatureReading",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from mes.models import AppendOnly, GMPModel, SiteScopedQuerySet
+from mes.models import AppendOnly, GMPModel, SiteScopedQuerySet, TrackedModel
 
 # Values no logger can truly read: below absolute zero, or hotter than any shipment survives.
 ABSOLUTE_ZERO = Decimal("-273.15")
@@ -153,6 +154,9 @@ class TemperatureReading(AppendOnly, GMPModel):
         ordering = ["recorded_at", "pk"]
         constraints = [models.UniqueConstraint(fields=["shipment", "logger_id", "recorded_at"],
                                                name="custody_reading_once")]
+        # The chart and a fresh analysis read a shipment's readings in time order.
+        indexes = [models.Index(fields=["shipment", "recorded_at"],
+                                name="custody_reading_in_time")]
 
 
 class ExcursionDeviation(AppendOnly, GMPModel):
@@ -177,3 +181,70 @@ class ExcursionDeviation(AppendOnly, GMPModel):
 
     class Meta:
         ordering = ["started_at", "pk"]
+
+
+class ColdChainAnalysis(TrackedModel):
+    """A shipment's excursion analysis, kept up to date as its readings arrive (in the
+    ingestion transaction, under the shipment's lock), so pages and the API read it instead
+    of analysing every reading again. Derived from the append-only readings, which stay the
+    record; the limits it was computed with are kept, so a change of the container type's
+    limits is seen (and the analysis computed afresh) rather than shown stale."""
+
+    operational_record = True  # derived from the readings, which are the GMP record
+
+    shipment = models.OneToOneField(Shipment, on_delete=models.PROTECT,
+                                    related_name="analysis")
+    low = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    high = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    budget_minutes = models.PositiveIntegerField()
+    max_gap_minutes = models.PositiveIntegerField()
+    readings = models.PositiveIntegerField(default=0)
+    minimum = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    maximum = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    first_at = models.DateTimeField(null=True, blank=True)
+    last_at = models.DateTimeField(null=True, blank=True)
+    periods = models.JSONField(default=list, blank=True)
+    gaps = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Cold-chain analysis of {self.shipment_id}"
+
+    @staticmethod
+    def parameters_of(kind: ContainerType) -> tuple:
+        return (kind.min_celsius, kind.max_celsius, kind.out_of_range_budget_minutes,
+                kind.max_reading_gap_minutes)
+
+    def is_current_for(self, kind: ContainerType) -> bool:
+        return (self.low, self.high, self.budget_minutes,
+                self.max_gap_minutes) == self.parameters_of(kind)
+
+    def summary(self):
+        from custody.excursions import ColdChainSummary, Gap, Period
+
+        when = datetime.fromisoformat
+        return ColdChainSummary(
+            readings=self.readings, low=self.low, high=self.high,
+            budget_minutes=self.budget_minutes, minimum=self.minimum, maximum=self.maximum,
+            first_at=self.first_at, last_at=self.last_at,
+            periods=[Period(started_at=when(p["started_at"]),
+                            ended_at=when(p["ended_at"]) if p["ended_at"] else None,
+                            last_out_at=when(p["last_out_at"]), extreme=Decimal(p["extreme"]),
+                            readings=p["readings"]) for p in self.periods],
+            gaps=[Gap(when(start), when(end)) for start, end in self.gaps])
+
+    def keep(self, summary, kind: ContainerType) -> None:
+        """Take ``summary`` (computed with ``kind``'s limits) as the stored analysis."""
+        def iso(moment):
+            return moment.astimezone(UTC).isoformat() if moment else None
+
+        (self.low, self.high, self.budget_minutes,
+         self.max_gap_minutes) = self.parameters_of(kind)
+        self.readings, self.minimum, self.maximum = (summary.readings, summary.minimum,
+                                                     summary.maximum)
+        self.first_at, self.last_at = summary.first_at, summary.last_at
+        self.periods = [{"started_at": iso(p.started_at), "ended_at": iso(p.ended_at),
+                         "last_out_at": iso(p.last_out_at), "extreme": str(p.extreme),
+                         "readings": p.readings} for p in summary.periods]
+        self.gaps = [[iso(g.started_at), iso(g.ended_at)] for g in summary.gaps]
+        self.updated_at = timezone.now()

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from custody.excursions import ColdChainSummary, Period
+from custody.excursions import ColdChainSummary, Period, resume
 from custody.models import (
+    ColdChainAnalysis,
     ContainerType,
     CustodyEvent,
     ExcursionDeviation,
@@ -41,7 +42,7 @@ from custody.models import (
 )
 from custody.models.coldchain import ABSOLUTE_ZERO, PLAUSIBLE_MAX
 from custody.models.custody import RECEIVING, SHIPPING
-from custody.selectors import ShipmentColdChain, cold_chain_of
+from custody.selectors import ShipmentColdChain, analyse_afresh, cold_chain_of
 from deviations.selectors import open_deviations_for
 from mes import audit
 from mes.errors import DomainError, PermissionRefused
@@ -260,11 +261,13 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
             else:
                 valid[(logger, when)] = celsius
         refused.sort(key=lambda r: r["index"])
+        stored_instants: set[datetime] = set()
         if valid:
             times = [when for _, when in valid]
             stored = set(TemperatureReading.objects.filter(
                 shipment=shipment, recorded_at__gte=min(times), recorded_at__lte=max(times),
             ).values_list("logger_id", "recorded_at"))
+            stored_instants = {when for _, when in stored}
             for key in [k for k in valid if k in stored]:
                 del valid[key]
                 duplicates += 1
@@ -279,15 +282,78 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
                              refused=refused)
         audit.stamp(batch, user=actor, reason=f"{len(valid)} readings received ({source})")
         batch.save()
-        audit.bulk_create_with_history(
-            [TemperatureReading(shipment=shipment, site=shipment.site, batch=batch,
-                                logger_id=logger, recorded_at=when, celsius=celsius)
-             for (logger, when), celsius in sorted(valid.items(), key=lambda kv: kv[0][1])],
-            TemperatureReading, user=actor, reason=f"Reading batch {batch.pk}")
-        [cold] = cold_chain_of([shipment])
+        in_time_order = sorted(valid.items(), key=lambda kv: kv[0][1])
+        _store_readings(actor=actor, batch=batch, readings=in_time_order)
+        # The instants new to the shipment, each with its first value (the first stored wins).
+        fresh: dict[datetime, Decimal] = {}
+        for (_, when), celsius in in_time_order:
+            if when not in stored_instants:
+                fresh.setdefault(when, celsius)
+        summary = _update_analysis(actor=actor, shipment=shipment, fresh=sorted(fresh.items()),
+                                   batch=batch)
+        cold = ShipmentColdChain(shipment, None, summary)
         reports = _report_excursions(actor=actor, cold=cold)
     return IngestResult(batch=batch, accepted=len(valid), duplicates=duplicates,
                         refused=refused, summary=cold.summary, new_reports=reports)
+
+
+def _store_readings(*, actor: User, batch: ReadingBatch,
+                    readings: list[tuple[tuple[str, datetime], Decimal]]) -> None:
+    """Insert the batch's readings and their history rows (who, when, why), the history
+    copied by the database from the rows just stored. The same rows as
+    ``audit.bulk_create_with_history`` writes, without building two model instances per
+    reading in Python: a logger's batch is thousands of readings, and ingestion must keep
+    up with the loggers (issue 10)."""
+    history = TemperatureReading.history.model
+    quote, meta = connection.ops.quote_name, TemperatureReading._meta
+    recorded_at, celsius = meta.get_field("recorded_at"), meta.get_field("celsius")
+    columns = ["shipment_id", "site_id", "batch_id", "logger_id", "recorded_at", "celsius"]
+    rows = [(batch.shipment_id, batch.site_id, batch.pk, logger,
+             recorded_at.get_db_prep_save(when, connection),
+             celsius.get_db_prep_save(value, connection))
+            for (logger, when), value in readings]
+    copied = [f.column for f in meta.concrete_fields]
+    history_date = history._meta.get_field("history_date").get_db_prep_save(
+        timezone.now(), connection)
+    # Identifiers come from the models' metadata; every value is a parameter.
+    row = f"({', '.join(['%s'] * len(columns))})"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+                f"VALUES {', '.join([row] * len(chunk))}",
+                [value for values in chunk for value in values])
+        cursor.execute(
+            f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, copied))}, "  # noqa: S608
+            f"{quote('history_date')}, {quote('history_change_reason')}, "
+            f"{quote('history_type')}, {quote('history_user_id')}) "
+            f"SELECT {', '.join(map(quote, copied))}, %s, %s, '+', %s "
+            f"FROM {quote(meta.db_table)} WHERE {quote('batch_id')} = %s ORDER BY {quote('id')}",
+            [history_date, f"Reading batch {batch.pk}", actor.pk, batch.pk])
+
+
+def _update_analysis(*, actor: User, shipment: Shipment, fresh: list[tuple[datetime, Decimal]],
+                     batch: ReadingBatch) -> ColdChainSummary:
+    """Carry the shipment's stored analysis on over the instants new to it (``fresh``, in
+    time order), under the shipment's lock: only the new readings are analysed when they all
+    come after the last one analysed; a batch reaching back in time (or limits changed since)
+    has the shipment analysed afresh from all its readings, so the stored analysis is always
+    what a from-scratch analysis gives."""
+    kind = shipment.container_type
+    analysis = (ColdChainAnalysis.objects.filter(shipment=shipment).first()
+                or ColdChainAnalysis(shipment=shipment))
+    carry_on = (analysis.pk is not None and analysis.is_current_for(kind)
+                and (not fresh or analysis.last_at is None or fresh[0][0] > analysis.last_at))
+    if carry_on:
+        summary = resume(analysis.summary(), fresh,
+                         max_gap=timedelta(minutes=kind.max_reading_gap_minutes))
+    else:
+        summary = analyse_afresh(shipment)
+    analysis.keep(summary, kind)
+    audit.stamp(analysis, user=actor, reason=f"Reading batch {batch.pk}")
+    analysis.save()
+    return summary
 
 
 def parse_csv(data: bytes) -> list[dict]:

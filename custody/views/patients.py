@@ -49,7 +49,7 @@ def patient_list(request):
 @permission_required("custody.view_patient", raise_exception=True)
 def patient_detail(request, pk: int):
     patient = _patient(request, pk)
-    chain = selectors.chain_of_custody(patient)
+    chain = selectors.chain_of_custody(patient, with_charts=True)
     order = chain.order
     # Only the stages no custody event or batch record stands behind are offered.
     stages = orders.manual_stages(order) if order is not None else []

@@ -37,7 +37,7 @@ def shipment_list(request):
 @permission_required("custody.view_shipment", raise_exception=True)
 def shipment_detail(request, pk: int):
     shipment = _shipment(request, pk)
-    [cold] = selectors.cold_chain_of([shipment])
+    [cold] = selectors.cold_chain_of([shipment], with_series=True)
     return render(request, "custody/shipment_detail.html", {
         "shipment": shipment, "cold": cold,
         "legs": shipment.legs.all(),
@@ -53,7 +53,7 @@ def shipment_detail(request, pk: int):
 @permission_required("custody.view_shipment", raise_exception=True)
 def shipment_chart(request, pk: int):
     shipment = _shipment(request, pk)
-    [cold] = selectors.cold_chain_of([shipment])
+    [cold] = selectors.cold_chain_of([shipment], with_series=True)
     response = HttpResponse(cold.svg, content_type="image/svg+xml")
     response["Content-Disposition"] = f'inline; filename="temperature-{shipment.reference}.svg"'
     return response
