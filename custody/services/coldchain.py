@@ -362,6 +362,9 @@ def parse_csv(data: bytes) -> list[dict]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DomainError("The file is not UTF-8 text (CSV).", code="invalid_csv") from None
+    if "\x00" in text:
+        raise DomainError("The file contains a NUL character, which no reading may hold: it "
+                          "is not a logger's CSV export.", code="invalid_characters")
     reader = csv.DictReader(io.StringIO(text))
     columns = {c.strip().lower() for c in (reader.fieldnames or [])}
     if not {"recorded_at", "celsius"} <= columns:

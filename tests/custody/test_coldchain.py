@@ -295,6 +295,23 @@ def test_a_csv_without_the_columns_is_refused_clearly(db):
     assert stored() == (0, 0, 0, 0, 0, 0)  # parsing alone stores nothing
 
 
+@pytest.mark.req("COI-CC-001:csv")
+def test_a_csv_with_a_nul_character_is_refused_by_the_page_and_stores_nothing(
+        client, operator, shipment):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = f"recorded_at,celsius,logger_id\n{at(0)},-180,L\x009\n".encode()
+    with pytest.raises(DomainError) as nul:
+        parse_csv(data)
+    assert nul.value.code == "invalid_characters"
+    client.force_login(operator)
+    response = client.post(reverse("custody:readings-upload", args=[shipment.pk]),
+                           {"file": SimpleUploadedFile("log.csv", data)}, follow=True)
+    assert response.status_code in (200, 400)
+    assert "NUL character" in response.content.decode()
+    assert stored() == (0, 0, 0, 0, 0, 0)
+
+
 @pytest.mark.req("COI-CC-003:chart")
 def test_the_chart_shades_the_range_and_marks_excursions(client, operator, shipment):
     ingest_readings(actor=operator, shipment=shipment, source="api",
