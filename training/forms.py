@@ -5,6 +5,7 @@ from django.conf import settings
 
 from mes.models import User
 from training.models import CleanroomGrade, Qualification, SOPRevision, TrainingRecord
+from training.selectors import CELL_STATES
 
 _REASON = forms.Textarea(attrs={"rows": 2})
 
@@ -14,6 +15,12 @@ class MatrixFilterForm(forms.Form):
     qualification = forms.ChoiceField(required=False)
     grade = forms.ChoiceField(required=False, label="Suite grade",
                               choices=[("", "Any grade"), *CleanroomGrade.choices])
+    status = forms.ChoiceField(required=False, label="Status",
+                               choices=[("", "Any status"), *CELL_STATES],
+                               help_text="People with at least one cell in this state.")
+    q = forms.CharField(required=False, max_length=100, label="Name",
+                        widget=forms.TextInput(attrs={"type": "search",
+                                                      "placeholder": "Name or username"}))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -32,7 +32,7 @@ from training.models import Certification, SOPDocument, SOPRevision, TrainingRec
 from training.services import certifications, records, sops
 from training.services.gate import local_date
 
-MATRIX_PAGE_SIZE = 250
+MATRIX_PAGE_SIZE = 50  # people per page
 
 DECISIONS = {
     "suspend": ("Suspend certification", certifications.suspend_certification, "suspended"),
@@ -44,40 +44,43 @@ DECISIONS = {
 
 
 def _matrix_data(request):
+    """The matrix's filters, all in the URL; a filter that does not validate is ignored
+    (the form shows why) rather than failing the page."""
     form = MatrixFilterForm(request.GET or None, user=request.user)
     sites = form.fields["site"].queryset
-    site = None
-    if form.is_valid():
-        site = form.cleaned_data["site"]
-    elif request.GET.get("site"):
+    data = form.cleaned_data if form.is_valid() else getattr(form, "cleaned_data", {})
+    site = data.get("site")
+    if site is None and request.GET.get("site") and "site" in form.errors:
         site = sites.filter(code=request.GET["site"]).first()
     site = site or sites.first()
-    data = form.cleaned_data if form.is_valid() else {}
-    return form, site, data.get("qualification", ""), data.get("grade", "")
+    return form, site, {key: data.get(key) or "" for key in ("qualification", "grade",
+                                                              "status", "q")}
 
 
 @login_required
 @permission_required("training.view_training_matrix", raise_exception=True)
 def matrix(request):
-    """People × qualifications for one site, each cell judged by the gate's rule."""
-    form, site, qualification, grade = _matrix_data(request)
+    """People × qualifications for one site, paged by people, each cell judged by the gate's
+    rule (once per person shown)."""
+    form, site, filters = _matrix_data(request)
     if site is None:
         return render(request, "training/matrix.html", {"form": form, "site": None})
     on = local_date(site, None)
-    qualifications = selectors.matrix_qualifications(qualification=qualification)
-    people = selectors.people_at(site)
+    qualifications = selectors.matrix_qualifications(qualification=filters["qualification"])
+    wanted = {"site": site, "qualifications": qualifications, "on": on,
+              "grade": filters["grade"], "status": filters["status"], "name": filters["q"]}
     if request.GET.get("format") == "csv":
-        rows = selectors.certification_matrix(site=site, people=list(people),
-                                              qualifications=qualifications, on=on, grade=grade)
+        _, rows = selectors.matrix_page(**wanted)
         return _matrix_csv(site, on, qualifications, rows)
-    page = Paginator(people, MATRIX_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = selectors.certification_matrix(site=site, people=list(page.object_list),
-                                          qualifications=qualifications, on=on, grade=grade)
+    page, rows = selectors.matrix_page(**wanted, page=request.GET.get("page") or 1,
+                                       per_page=MATRIX_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "training/matrix.html", {
         "form": form, "site": site, "on": on, "qualifications": qualifications, "rows": rows,
-        "page": page, "query": query.urlencode(), "grade": grade,
+        "page": page, "query": query.urlencode(), "grade": filters["grade"],
+        "status": filters["status"],
+        "status_label": dict(selectors.CELL_STATES).get(filters["status"], ""),
     })
 
 

@@ -10,8 +10,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from mes import audit
-from mes.models import ElectronicSignature, User
+from mes.models import ElectronicSignature
 from tests.mes.factories import PASSWORD, UserFactory, person
 from tests.permission_matrix import (
     ALLOWED,
@@ -30,68 +29,6 @@ from tests.training.factories import (
     trained,
 )
 from training.models import Certification, CertificationDecision, TrainingRecord
-
-MATRIX_QUERY_BUDGET = 20
-
-
-def populate(site, trainer, *, people: int, qualifications: int) -> None:
-    """``people`` operators at ``site``, each trained and certified for every one of
-    ``qualifications`` qualifications (each requiring its own SOP), in a mix of states."""
-    from guardian.shortcuts import assign_perm
-
-    revisions = []
-    quals = []
-    for i in range(qualifications):
-        revision = SOPRevisionFactory(document__number=f"SOP-M{i:02d}", revision="1")
-        qualification = QualificationFactory(code=f"M{i:02d}", name=f"Matrix {i}")
-        require_sop(qualification, revision.document)
-        revisions.append(revision)
-        quals.append(qualification)
-    audit.bulk_create_with_history(
-        [User(username=f"m{n:03d}", full_name=f"Matrix Person {n:03d}", password="!")
-         for n in range(people)], User, user=trainer)
-    users = list(User.objects.filter(username__startswith="m").order_by("username"))
-    for user in users:
-        assign_perm("mes.view_site", user, site)
-    states = [Certification.Status.ACTIVE, Certification.Status.SUSPENDED,
-              Certification.Status.EXPIRED, Certification.Status.REVOKED]
-    audit.bulk_create_with_history(
-        [TrainingRecord(trainee=u, trainer=trainer, sop_revision=r, site=site,
-                        trained_on=dt.date(2026, 2, 1), assessment="passed",
-                        status="complete", recorded_by=trainer)
-         for u in users for r in revisions], TrainingRecord, user=trainer)
-    audit.bulk_create_with_history(
-        [Certification(person=u, qualification=q, site=site, valid_from=dt.date(2026, 2, 1),
-                       valid_until=dt.date(2027, 1, 31), status=states[(n + i) % 4])
-         for n, u in enumerate(users) for i, q in enumerate(quals)], Certification,
-        user=trainer)
-
-
-def matrix_queries(client, django_assert_max_num_queries, site):
-    with django_assert_max_num_queries(MATRIX_QUERY_BUDGET) as captured:
-        response = client.get(reverse("training:matrix"), {"site": site.pk})
-    assert response.status_code == 200
-    return response, len(captured)
-
-
-@pytest.mark.req("TRN-UI-001:queries")
-@pytest.mark.parametrize("people", [10, 200])
-def test_the_matrix_keeps_a_constant_number_of_queries(client, site, trainer, supervisor,
-                                                       people, django_assert_max_num_queries):
-    # Given people × 30 qualifications, each cell a certification with training behind it
-    populate(site, trainer, people=people, qualifications=30)
-    client.force_login(supervisor)
-    # When the supervisor opens the matrix, the same budget holds at 10 and at 200 people
-    response, count = matrix_queries(client, django_assert_max_num_queries, site)
-    html = response.content.decode()
-    expected = {k: sum(1 for n in range(people) for i in range(30) if (n + i) % 4 == k)
-                for k in range(4)}
-    assert html.count('data-state="ok"') == expected[0]
-    assert html.count('data-state="suspended"') == expected[1]
-    assert html.count('data-state="expired"') == expected[2]
-    assert html.count('data-state="revoked"') == expected[3]
-    assert html.count("<tr data-person=") == people + 2  # and the trainer and supervisor
-    print(f"matrix {people} people x 30 qualifications: {count} queries")
 
 
 @pytest.mark.req("TRN-UI-001:states")

@@ -27,8 +27,9 @@ that declares ``required_qualifications(meaning) -> list[str]`` (and optionally
 person certified for those qualifications at the record's ``signing_site()``. Records that
 declare neither are not touched.
 
-`assess` is the pure rule over loaded facts; the certification matrix calls it for each cell,
-so the page and the gate can never disagree.
+`assess` is the pure rule over loaded facts; `assess_person` applies it to many
+qualifications of one person at once (each required SOP judged once), and the certification
+matrix calls that once per person, so the page and the gate can never disagree.
 """
 
 from __future__ import annotations
@@ -159,33 +160,55 @@ def certification_reasons(qualification: Qualification, cert: Certification | No
     return reasons
 
 
+@dataclass(frozen=True)
+class DocumentFinding:
+    """Why one required SOP is not satisfied, whatever qualification requires it."""
+
+    code: str
+    message: str
+    date: dt.date | None = None
+
+
+def document_finding(link: QualificationSOP, trainings: TrainingsByDocument, facts: Facts,
+                     on: dt.date) -> DocumentFinding | None:
+    """The SOP-revision rule for one required SOP and one person's counting trainings."""
+    effective = facts.effective.get(link.document_id)
+    if effective is None:
+        return None  # nothing is in force yet, so nothing can be required
+    number = link.document.number
+    done = [f for f in trainings.get(link.document_id, ()) if f.trained_on <= on]
+    if any(f.revision_id == effective.pk for f in done):
+        return None
+    if not done:
+        return DocumentFinding("not_trained",
+                               f"No completed training on {number} rev. {effective.revision}.")
+    grace = link.document.retraining_grace_days
+    deadline = effective.effective_date + dt.timedelta(days=grace)
+    if on < deadline:
+        return None
+    return DocumentFinding(
+        "retraining_required",
+        f"Trained on a superseded revision of {number}; revision "
+        f"{effective.revision} is effective since {effective.effective_date.isoformat()}"
+        + (f" (grace period ended {deadline.isoformat()})." if grace else "."),
+        effective.effective_date)
+
+
 def training_reasons(qualification: Qualification, trainings: TrainingsByDocument,
-                     facts: Facts, on: dt.date) -> list[GateReason]:
-    """The SOP-revision rule for one qualification and one person's counting trainings."""
+                     facts: Facts, on: dt.date,
+                     findings: dict[int, DocumentFinding | None] | None = None
+                     ) -> list[GateReason]:
+    """The SOP-revision rule for one qualification and one person's counting trainings.
+    ``findings`` memoises each SOP's finding across the qualifications of one person."""
+    findings = {} if findings is None else findings
     reasons = []
     for link in qualification.sop_links.all():
-        effective = facts.effective.get(link.document_id)
-        if effective is None:
-            continue  # nothing is in force yet, so nothing can be required
-        number = link.document.number
-        done = [f for f in trainings.get(link.document_id, ()) if f.trained_on <= on]
-        if any(f.revision_id == effective.pk for f in done):
-            continue
-        if done:
-            grace = link.document.retraining_grace_days
-            deadline = effective.effective_date + dt.timedelta(days=grace)
-            if on < deadline:
-                continue
-            reasons.append(GateReason(
-                "retraining_required", qualification.code,
-                f"Trained on a superseded revision of {number}; revision "
-                f"{effective.revision} is effective since {effective.effective_date.isoformat()}"
-                + (f" (grace period ended {deadline.isoformat()})." if grace else "."),
-                effective.effective_date))
-        else:
-            reasons.append(GateReason(
-                "not_trained", qualification.code,
-                f"No completed training on {number} rev. {effective.revision}."))
+        if link.document_id not in findings:
+            findings[link.document_id] = document_finding(link, trainings, facts, on)
+        found = findings[link.document_id]
+        if found is not None:
+            reasons.append(GateReason(found.code, qualification.code, found.message,
+                                      found.date))
     return reasons
 
 
@@ -195,6 +218,19 @@ def assess(qualification: Qualification, cert: Certification | None,
     """Every reason ``person`` may not act under ``qualification`` at ``site`` on ``on``."""
     return (certification_reasons(qualification, cert, on, person, site)
             + training_reasons(qualification, trainings, facts, on))
+
+
+def assess_person(qualifications: Iterable[Qualification],
+                  certifications: dict[int, Certification | None],
+                  trainings: TrainingsByDocument, facts: Facts, on: dt.date, person: User,
+                  site: Site) -> dict[int, list[GateReason]]:
+    """`assess` for many qualifications of one person at once, keyed by qualification id
+    (``certifications`` is the picked certification per qualification id): each required
+    SOP is judged once for the person, however many qualifications require it."""
+    findings: dict[int, DocumentFinding | None] = {}
+    return {q.pk: (certification_reasons(q, certifications.get(q.pk), on, person, site)
+                   + training_reasons(q, trainings, facts, on, findings))
+            for q in qualifications}
 
 
 # --- Loading the facts (shared with the matrix) ----------------------------------------------
