@@ -43,7 +43,14 @@ class SessionLifetimeMiddleware:
                 return self._to_login(request, "idle" if idle else "expired")
             if not is_background(request) and now - last >= settings.SESSION_ACTIVITY_RESOLUTION:
                 # At most one session write a minute: the clock is then up to a minute early,
-                # which only ever shortens an idle session, never lengthens it.
+                # which only ever shortens an idle session, never lengthens it. At the same
+                # pace, a session of an account locked since (failed signatures elsewhere,
+                # an attack on the password) ends, as the account's API token already has.
+                from mes.services.security import is_locked
+
+                if is_locked(request.user.get_username()):
+                    logout(request)
+                    return self._to_login(request, "locked")
                 request.session[LAST_ACTIVITY] = now
         response = self.get_response(request)
         if (request.headers.get("HX-Request") == "true" and response.status_code == 302

@@ -43,3 +43,23 @@ def test_the_idle_timeout_still_ends_a_session_idle_for_its_limit(client, operat
         response = client.get(reverse("home"))
         assert response.status_code == 302
         assert "timeout=idle" in response["Location"]
+
+
+@pytest.mark.req("FND-SEC-004:session")
+def test_a_session_of_an_account_locked_since_ends_within_a_minute(client, operator, password):
+    from django.test import Client
+
+    with time_machine.travel(time.time(), tick=False) as clock:
+        client.post(reverse("login"), {"username": "op1", "password": password})
+        assert client.get(reverse("home")).status_code == 200
+        elsewhere = Client()
+        for _ in range(5):  # someone tries op1's password on another terminal
+            elsewhere.post(reverse("login"), {"username": "op1", "password": "wrong"})
+        clock.shift(61)
+
+        response = client.get(reverse("home"))
+        api = client.get("/api/v1/sites/")
+
+    assert response.status_code == 302 and "timeout=locked" in response["Location"]
+    assert "_auth_user_id" not in client.session
+    assert api.status_code in (401, 403)
