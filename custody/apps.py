@@ -33,4 +33,6 @@ class CustodyConfig(AppConfig):
         from custody.services.identity_history import reveal_identity_history
         from mes import audit_trail
 
-        audit_trail.register_restricted(ClinicalIdentity, reveal_identity_history)
+        audit_trail.register_restricted(
+            ClinicalIdentity, reveal_identity_history,
+            sites=lambda identity: [identity.patient.site, identity.patient.treating_site])

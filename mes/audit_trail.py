@@ -91,12 +91,18 @@ class RecordHistory:
 # view is logged there. The owning app registers its reveal (mes cannot import it).
 Reveal = Callable[..., None]
 _restricted: dict[str, Reveal] = {}
+_sites_of: dict[str, Callable[[models.Model], list]] = {}
 
 
-def register_restricted(model: type[models.Model], reveal: Reveal) -> None:
+def register_restricted(model: type[models.Model], reveal: Reveal, *,
+                        sites: Callable[[models.Model], list] | None = None) -> None:
     """``reveal(actor=, record=, purpose=, remote_addr=)`` raises a DomainError when the
-    actor may not see the record (or gave no purpose) and logs the view otherwise."""
+    actor may not see the record (or gave no purpose) and logs the view otherwise.
+    ``sites(record)``, if given, lists the sites whose people may find the record at all
+    (the same sites the reveal accepts); anyone else gets a 404, as for any record."""
     _restricted[model._meta.label] = reveal
+    if sites is not None:
+        _sites_of[model._meta.label] = sites
 
 
 def is_restricted(model: type[models.Model]) -> bool:
@@ -120,7 +126,15 @@ def history_visible_to(user: User, app_label: str, model_name: str, pk) -> Recor
     rows = history_rows(model, pk)
     latest = rows.last()
     site = record_site(model, [latest]) if latest is not None else None
-    if latest is None or not visible(user, model, pk, site):
+    if latest is None:
+        raise Http404("No such record.")
+    sites_of = _sites_of.get(model._meta.label)
+    instance = model._default_manager.filter(pk=pk).first() if sites_of else None
+    if sites_of and instance is not None:
+        allowed = any(user.has_site(s) for s in sites_of(instance))
+    else:
+        allowed = visible(user, model, pk, site)
+    if not allowed:
         raise Http404("No such record.")
     return RecordHistory(model=model, pk=pk, latest=latest, count=rows.count(), site=site)
 

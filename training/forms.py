@@ -18,9 +18,8 @@ class MatrixFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, label="Status",
                                choices=[("", "Any status"), *CELL_STATES],
                                help_text="People with at least one cell in this state.")
-    q = forms.CharField(required=False, max_length=100, label="Name",
-                        widget=forms.TextInput(attrs={"type": "search",
-                                                      "placeholder": "Name or username"}))
+    q = forms.CharField(required=False, max_length=100, label="Name or username",
+                        widget=forms.TextInput(attrs={"type": "search"}))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

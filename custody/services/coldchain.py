@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -299,38 +299,14 @@ def ingest_readings(*, actor: User, shipment: Shipment, readings: list[dict], so
 
 def _store_readings(*, actor: User, batch: ReadingBatch,
                     readings: list[tuple[tuple[str, datetime], Decimal]]) -> None:
-    """Insert the batch's readings and their history rows (who, when, why), the history
-    copied by the database from the rows just stored. The same rows as
-    ``audit.bulk_create_with_history`` writes, without building two model instances per
-    reading in Python: a logger's batch is thousands of readings, and ingestion must keep
-    up with the loggers (issue 10)."""
-    history = TemperatureReading.history.model
-    quote, meta = connection.ops.quote_name, TemperatureReading._meta
-    recorded_at, celsius = meta.get_field("recorded_at"), meta.get_field("celsius")
-    columns = ["shipment_id", "site_id", "batch_id", "logger_id", "recorded_at", "celsius"]
-    rows = [(batch.shipment_id, batch.site_id, batch.pk, logger,
-             recorded_at.get_db_prep_save(when, connection),
-             celsius.get_db_prep_save(value, connection))
-            for (logger, when), value in readings]
-    copied = [f.column for f in meta.concrete_fields]
-    history_date = history._meta.get_field("history_date").get_db_prep_save(
-        timezone.now(), connection)
-    # Identifiers come from the models' metadata; every value is a parameter.
-    row = f"({', '.join(['%s'] * len(columns))})"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            chunk = rows[start:start + 500]
-            cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
-                f"VALUES {', '.join([row] * len(chunk))}",
-                [value for values in chunk for value in values])
-        cursor.execute(
-            f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, copied))}, "  # noqa: S608
-            f"{quote('history_date')}, {quote('history_change_reason')}, "
-            f"{quote('history_type')}, {quote('history_user_id')}) "
-            f"SELECT {', '.join(map(quote, copied))}, %s, %s, '+', %s "
-            f"FROM {quote(meta.db_table)} WHERE {quote('batch_id')} = %s ORDER BY {quote('id')}",
-            [history_date, f"Reading batch {batch.pk}", actor.pk, batch.pk])
+    """Insert the batch's readings with their history rows in a few statements: a logger's
+    batch is thousands of readings, and ingestion must keep up with the loggers (issue 10)."""
+    audit.insert_with_history(
+        TemperatureReading,
+        [{"shipment_id": batch.shipment_id, "site_id": batch.site_id, "batch_id": batch.pk,
+          "logger_id": logger, "recorded_at": when, "celsius": value}
+         for (logger, when), value in readings],
+        user=actor, reason=f"Reading batch {batch.pk}", marked_by=("batch_id", batch.pk))
 
 
 def _update_analysis(*, actor: User, shipment: Shipment, fresh: list[tuple[datetime, Decimal]],

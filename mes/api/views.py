@@ -25,6 +25,7 @@ from mes.api.serializers import (
 from mes.errors import DomainError
 from mes.models import ElectronicSignature, Signable, Site, User
 from mes.services import signatures
+from mes.services.security import client_address
 
 
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
@@ -64,7 +65,7 @@ class AuditTrailView(APIView):
         record = audit_trail.history_visible_to(request.user, app_label, model_name, pk)
         audit_trail.reveal_history(request.user, record, pk,
                                    purpose=request.query_params.get("purpose", ""),
-                                   remote_addr=request.META.get("REMOTE_ADDR", ""))
+                                   remote_addr=client_address(request))
         changes = audit_trail.field_changes(record.model, record.rows)
         return Response(FieldChangeSerializer(changes, many=True).data)
 

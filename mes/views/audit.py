@@ -10,6 +10,7 @@ from django.shortcuts import render
 from mes import audit_trail
 from mes.errors import DomainError, PermissionRefused
 from mes.forms import AuditFilterForm
+from mes.services.security import client_address
 
 
 def _reveal(request, record, pk):
@@ -18,7 +19,7 @@ def _reveal(request, record, pk):
     purpose = request.GET.get("purpose", "")
     try:
         audit_trail.reveal_history(request.user, record, pk, purpose=purpose,
-                                   remote_addr=request.META.get("REMOTE_ADDR", ""))
+                                   remote_addr=client_address(request))
     except PermissionRefused as error:
         raise PermissionDenied(error.message) from error
     except DomainError as error:

@@ -107,3 +107,26 @@ def test_with_a_purpose_the_api_returns_the_history_and_logs_the_view(client, qa
     assert any(change["new"] == "Jane Doe" for change in response.json())
     access = ClinicalIdentityAccess.objects.get()
     assert (access.user, access.purpose) == (qa, "Mix-up investigation")
+
+
+def test_qa_of_the_manufacturing_site_alone_sees_the_history_as_they_see_the_identity(
+        client, site, roles, identity):
+    plant_qa = person("QA Reviewer", sites=[site], username="qa-plant")
+    client.force_login(plant_qa)
+
+    response = client.get(page(identity, purpose="Mix-up investigation"))
+
+    assert response.status_code == 200
+    assert b"Jane Doe" in response.content
+    assert ClinicalIdentityAccess.objects.get().user == plant_qa
+
+
+def test_qa_of_neither_of_the_patients_sites_gets_a_404(client, roles, identity):
+    from tests.custody.factories import plant
+
+    stranger = person("QA Reviewer", sites=[plant("PLANT9", "H9999")], username="qa-far")
+    client.force_login(stranger)
+
+    assert client.get(page(identity, purpose="Audit")).status_code == 404
+    assert client.get(api(identity, purpose="Audit")).status_code == 404
+    assert not ClinicalIdentityAccess.objects.exists()
