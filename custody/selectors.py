@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db.models import Count
 
 from custody.chain import chain_breaks
@@ -47,6 +49,20 @@ def shipments_for(user):
             .order_by("-created_at", "-pk"))
 
 
+def active_patients_with_last_event(user) -> list[tuple[Patient, CustodyEvent | None]]:
+    """The patients of the person's sites still in the journey (ordered, not yet infused or
+    cancelled), each with their latest custody event (three queries)."""
+    from django.db.models import OuterRef, Subquery
+
+    latest = (CustodyEvent.objects.filter(patient=OuterRef("pk"))
+              .order_by("-occurred_at", "-pk").values("pk")[:1])
+    patients = list(patients_for(user).exclude(order__status__in=[
+        Order.Status.INFUSED, Order.Status.CANCELLED]).annotate(last_event=Subquery(latest)))
+    events = CustodyEvent.objects.select_related("site", "shipment").in_bulk(
+        [p.last_event for p in patients if p.last_event])
+    return [(p, events.get(p.last_event)) for p in patients]
+
+
 def journey_counts(user) -> list[tuple[str, int]]:
     counts = dict(Order.objects.visible_to(user).values_list("status").annotate(n=Count("pk"))
                   .values_list("status", "n"))
@@ -61,19 +77,54 @@ def recent_mismatches(user):
             .select_related("patient", "scanned_by").order_by("-scanned_at", "-pk"))
 
 
+CHART_CACHE_SECONDS = 24 * 3600
+
+
 @dataclass
 class ShipmentColdChain:
     shipment: Shipment
     series: list | None
     summary: ColdChainSummary
+    stored: ColdChainAnalysis | None = None  # the stored analysis the summary came from
+    picture: str | None = None  # the chart, when it was found in the cache
+
+    @property
+    def title(self) -> str:
+        return f"{self.shipment.reference} · {self.shipment.container_type}"
+
+    def chart_key(self) -> str | None:
+        """The cache key of this shipment's chart as it stands, or None (analysed afresh).
+        Readings are append-only and the first stored at an instant wins, so the stored
+        analysis's count of instants and its first and last instant fix the series; with
+        the limits, the zone and the title they fix the picture."""
+        if self.stored is None:
+            return None
+        a = self.stored
+        facts = "|".join(str(x) for x in (
+            a.readings, a.first_at, a.last_at, *a.parameters_of(self.shipment.container_type),
+            self.shipment.site.zone, self.title))
+        digest = hashlib.sha256(facts.encode()).hexdigest()[:32]
+        return f"custody:chart:{self.shipment.pk}:{a.pk}:{digest}"
 
     @property
     def svg(self) -> str:
+        """The temperature chart (custody.chart). Drawing it means loading every reading,
+        so it is drawn once per state of the shipment's readings and then read from the
+        cache (pages show it far more often than readings arrive)."""
+        if self.picture is not None:
+            return self.picture
+        key = self.chart_key()
+        if key is not None and self.series is None and (cached := cache.get(key)) is not None:
+            self.picture = cached
+            return cached
         if self.series is None:
             self.series = readings_of([self.shipment])[self.shipment.pk]
-        return temperature_svg(self.series, self.summary, zone=self.shipment.site.zone,
-                               title=f"{self.shipment.reference} · "
-                                     f"{self.shipment.container_type}")
+        picture = temperature_svg(self.series, self.summary, zone=self.shipment.site.zone,
+                                  title=self.title)
+        if key is not None:
+            cache.set(key, picture, CHART_CACHE_SECONDS)
+        self.picture = picture
+        return picture
 
 
 def readings_of(shipments: list[Shipment]) -> dict[int, list]:
@@ -103,21 +154,31 @@ def analyse_afresh(shipment: Shipment, series: list | None = None) -> ColdChainS
 
 def cold_chain_of(shipments: list[Shipment], *, with_series: bool = False
                   ) -> list[ShipmentColdChain]:
-    """Each shipment's stored excursion analysis (one query), and with ``with_series`` its
-    readings for the chart (one more). A shipment whose analysis is missing or was computed
-    with other limits is analysed afresh, never shown stale."""
+    """Each shipment's stored excursion analysis (one query). With ``with_series`` each
+    shipment's chart is ready too: read from the cache (one round trip), and the readings of
+    those not cached loaded in one more query. A shipment whose analysis is missing or was
+    computed with other limits is analysed afresh, never shown stale."""
     stored = {a.shipment_id: a for a in
               ColdChainAnalysis.objects.filter(shipment__in=[s.pk for s in shipments])}
-    series_of = readings_of(shipments) if with_series else {}
     out = []
     for shipment in shipments:
         analysis = stored.get(shipment.pk)
-        series = series_of.get(shipment.pk, []) if with_series else None
         if analysis is not None and analysis.is_current_for(shipment.container_type):
-            summary = analysis.summary()
+            out.append(ShipmentColdChain(shipment, None, analysis.summary(), stored=analysis))
         else:
-            summary = analyse_afresh(shipment, series)
-        out.append(ShipmentColdChain(shipment, series, summary))
+            out.append(ShipmentColdChain(shipment, None, None))
+    if with_series:
+        keys = {cold.chart_key(): cold for cold in out if cold.stored is not None}
+        for key, picture in cache.get_many(list(keys)).items():
+            keys[key].picture = picture
+        drawn_later = [cold for cold in out if cold.picture is None]
+        if drawn_later:
+            series_of = readings_of([cold.shipment for cold in drawn_later])
+            for cold in drawn_later:
+                cold.series = series_of.get(cold.shipment.pk, [])
+    for cold in out:
+        if cold.summary is None:
+            cold.summary = analyse_afresh(cold.shipment, cold.series)
     return out
 
 

@@ -11,8 +11,10 @@ from deviations.models import (
     Tier,
 )
 from deviations.models.config import DeadlineUnit
+from mes.forms import ISODateField
 from mes.models import User
 from mes.roles import ROLES
+from mes.widgets import FilterForm
 
 
 def _text(rows: int = 3, **kwargs) -> forms.CharField:
@@ -54,7 +56,7 @@ class InvestigationForm(forms.Form):
 class CapaForm(forms.Form):
     description = _text(2, label="Action")
     owner = forms.ModelChoiceField(queryset=User.objects.none())
-    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = ISODateField()
     effectiveness_check = _text(2, label="Effectiveness check", required=False)
 
     def __init__(self, *args, site=None, **kwargs):
@@ -88,7 +90,7 @@ class ImmediateActionsForm(forms.Form):
     immediate_actions = _text(3, label="Immediate actions")
 
 
-class BoardFilterForm(forms.Form):
+class BoardFilterForm(FilterForm):
     site = forms.ModelChoiceField(queryset=None, required=False, empty_label="All my sites")
     classification = forms.ChoiceField(choices=[("", "Any class"), *Classification.choices],
                                        required=False)

@@ -319,14 +319,18 @@ def version_page(record: RecordHistory, *, number, per_page: int = 100, field: s
 
 def _with_previous_id(queryset, base):
     """Annotate each version with the id of the version just before it in the record's
-    whole history (a correlated subquery per row of the page, on indexed columns)."""
-    from django.db.models import OuterRef, Q, Subquery
+    whole history: the latest earlier version at the same instant, else the latest at an
+    earlier instant. Each is a backward range scan of the (id, history_date, history_id)
+    index (mes.history) that stops at its first row."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.functions import Coalesce
 
-    earlier = base.filter(Q(history_date__lt=OuterRef("history_date"))
-                          | Q(history_date=OuterRef("history_date"),
-                              history_id__lt=OuterRef("history_id")))
-    return queryset.annotate(previous_id=Subquery(
-        earlier.order_by("-history_date", "-history_id").values("history_id")[:1]))
+    same_instant = base.filter(history_date=OuterRef("history_date"),
+                               history_id__lt=OuterRef("history_id"))
+    earlier = base.filter(history_date__lt=OuterRef("history_date"))
+    return queryset.annotate(previous_id=Coalesce(
+        Subquery(same_instant.order_by("-history_id").values("history_id")[:1]),
+        Subquery(earlier.order_by("-history_date", "-history_id").values("history_id")[:1])))
 
 
 def filter_changes(changes: list[FieldChange], *, field: str = "", who: str = "",

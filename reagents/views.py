@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from mes import identifiers
 from mes.errors import DomainError
 from mes.forms import SignForm
 from mes.models import Meaning
+from mes.presenters import row_url
 from mes.ui import render_sign_dialog, signed_response
 from reagents import selectors, services
 from reagents.forms import (
@@ -62,7 +66,7 @@ def lot_list(request):
 @permission_required(VIEW_LOTS, raise_exception=True)
 def lot_detail(request, pk: int):
     lot = _lot(request, pk)
-    entries = Paginator(selectors.ledger(lot), 100).get_page(request.GET.get("page"))
+    entries = Paginator(selectors.ledger(lot), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
     user = request.user
     release_refusal = ""
     if user.has_perm("reagents.release_lot") and lot.status in (LotStatus.QUARANTINE,
@@ -76,6 +80,8 @@ def lot_detail(request, pk: int):
         "lot": lot,
         "changes": selectors.status_history(lot),
         "entries": entries,
+        "ledger": ledger_rows(lot, entries),
+        "csrf_input": csrf_input(request),  # once, not a {% csrf_token %} per ledger row
         "past_expiry": lot.is_past_expiry(),
         "can_decide": user.has_perm("reagents.release_lot"),
         "can_adjust": user.has_perm("reagents.adjust_stock"),
@@ -85,6 +91,36 @@ def lot_detail(request, pk: int):
         "adjust_form": AdjustForm(),
         "reverse_form": ReverseForm(),
     })
+
+
+LEDGER_PAGE_SIZE = 50
+RECALL_PAGE_SIZE = 50
+
+
+def ledger_rows(lot: ReagentLot, entries) -> list[dict]:
+    """The ledger page's rows, prepared once in Python (mes.presenters): times in the lot's
+    site zone, quantities with the material's unit, the reversal form's address."""
+    unit, zone = lot.material.unit, lot.site
+    rows = []
+    for entry in entries:
+        reversed_by = getattr(entry, "reversed_by", None)
+        rows.append({
+            "pk": entry.pk, "kind": entry.kind, "kind_label": entry.get_kind_display(),
+            "occurred": identifiers.when(entry.occurred_at, zone),
+            "recorded": (identifiers.when(entry.recorded_at, zone)
+                         if entry.recorded_at.replace(second=0, microsecond=0)
+                         != entry.occurred_at.replace(second=0, microsecond=0) else ""),
+            "reverses_id": entry.reverses_id,
+            "quantity": identifiers.quantity(entry.quantity, unit),
+            "balance": identifiers.quantity(entry.balance_after, unit),
+            "batch": identifiers.batch_number(entry.batch_number),
+            "patient": identifiers.coi(entry.patient_coi) if entry.patient_coi else "",
+            "purpose": entry.purpose_label, "by": entry.entered_by.full_name,
+            "reason": entry.reason,
+            "reversible": entry.kind == "consumption" and reversed_by is None,
+            "reversed_by": reversed_by.pk if reversed_by is not None else None,
+            "reverse_url": row_url("reagents:entry-reverse", entry.pk)})
+    return rows
 
 
 def _lot(request, pk: int) -> ReagentLot:
@@ -249,9 +285,18 @@ def inventory(request):
 @permission_required(VIEW_LOTS, raise_exception=True)
 def lot_genealogy(request, pk: int):
     lot = _lot(request, pk)
-    page = Paginator(selectors.recall_rows(lot), 200).get_page(request.GET.get("page"))
-    return render(request, "reagents/lot_genealogy.html",
-                  {"lot": lot, "page": page, "uses": selectors.as_uses(page.object_list)})
+    page = Paginator(selectors.recall_rows(lot), RECALL_PAGE_SIZE).get_page(request.GET.get("page"))
+    batch_page = reverse("reagents:batch-genealogy")
+    unit = lot.material.unit
+    uses = [{"use": use,
+             "batch_url": f"{batch_page}?{urlencode({'batch_number': use.batch_number})}",
+             "batch": identifiers.batch_number(use.batch_number),
+             "patient": identifiers.coi(use.patient_coi),
+             "quantity": identifiers.quantity(use.quantity, unit),
+             "first": identifiers.when(use.first_used), "last": identifiers.when(use.last_used),
+             "consumptions": use.consumptions}
+            for use in selectors.as_uses(page.object_list)]
+    return render(request, "reagents/lot_genealogy.html", {"lot": lot, "page": page, "uses": uses})
 
 
 @login_required

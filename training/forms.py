@@ -3,14 +3,16 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from mes.forms import ISODateField
 from mes.models import User
+from mes.widgets import FilterForm
 from training.models import CleanroomGrade, Qualification, SOPRevision, TrainingRecord
 from training.selectors import CELL_STATES
 
 _REASON = forms.Textarea(attrs={"rows": 2})
 
 
-class MatrixFilterForm(forms.Form):
+class MatrixFilterForm(FilterForm):
     site = forms.ModelChoiceField(queryset=None, required=False, empty_label=None)
     qualification = forms.ChoiceField(required=False)
     grade = forms.ChoiceField(required=False, label="Suite grade",
@@ -33,8 +35,7 @@ class GrantForm(forms.Form):
     qualification = forms.ModelChoiceField(
         queryset=Qualification.objects.filter(is_active=True).order_by("code"))
     site = forms.ModelChoiceField(queryset=None, empty_label=None)
-    valid_from = forms.DateField(required=False, label="Valid from (default today)",
-                                 widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = ISODateField(required=False, label="Valid from (default today)")
     reason = forms.CharField(widget=_REASON, max_length=2000)
 
     def __init__(self, *args, actor: User, person: User, **kwargs):
@@ -54,7 +55,7 @@ class RecordTrainingForm(forms.Form):
         .select_related("document").order_by("document__number"))
     trainer = forms.ModelChoiceField(queryset=None)
     site = forms.ModelChoiceField(queryset=None, empty_label=None)
-    trained_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    trained_on = ISODateField()
     assessment = forms.ChoiceField(choices=TrainingRecord.Assessment.choices)
     comments = forms.CharField(widget=_REASON, required=False, max_length=2000)
 
@@ -72,7 +73,7 @@ class RecordTrainingForm(forms.Form):
 
 
 class MakeEffectiveForm(forms.Form):
-    effective_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    effective_date = ISODateField()
     reason = forms.CharField(widget=_REASON, max_length=2000,
                              help_text="E.g. the change control that approved it.")
 

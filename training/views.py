@@ -13,12 +13,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from mes.errors import DomainError
 from mes.forms import SignForm
 from mes.models import Meaning, User
-from mes.ui import render_sign_dialog, signed_response
+from mes.presenters import row_url
+from mes.ui import add_domain_error, render_sign_dialog, signed_response
 from training import selectors
 from training.forms import (
     DecisionForm,
@@ -32,7 +34,7 @@ from training.models import Certification, SOPDocument, SOPRevision, TrainingRec
 from training.services import certifications, records, sops
 from training.services.gate import local_date
 
-MATRIX_PAGE_SIZE = 50  # people per page
+MATRIX_PAGE_SIZE = 25  # people per page: a screenful of rows, 750 cells at 30 qualifications
 
 DECISIONS = {
     "suspend": ("Suspend certification", certifications.suspend_certification, "suspended"),
@@ -78,6 +80,9 @@ def matrix(request):
     query.pop("page", None)
     return render(request, "training/matrix.html", {
         "form": form, "site": site, "on": on, "qualifications": qualifications, "rows": rows,
+        "lines": [(person, row_url("training:person", person.pk),
+                   mark_safe("".join([cell.as_td() for cell in cells])))  # noqa: S308 (as_td escapes)
+                  for person, cells in rows],
         "page": page, "query": query.urlencode(), "grade": filters["grade"],
         "status": filters["status"],
         "status_label": dict(selectors.CELL_STATES).get(filters["status"], ""),
@@ -164,6 +169,15 @@ def grant(request, pk: int):
         return _form_error(request, "training/grant_form.html",
                            {"person": person, "form": form}, form)
     data = form.cleaned_data
+    try:  # everything but the password is checked before the dialog opens (UI.md, Signing)
+        if "password" not in request.POST:
+            certifications.check_grant(
+                actor=request.user, person=person, qualification=data["qualification"],
+                site=data["site"], reason=data["reason"], valid_from=data["valid_from"])
+    except DomainError as error:
+        add_domain_error(form, error)
+        return _form_error(request, "training/grant_form.html",
+                           {"person": person, "form": form}, form)
     summary = [
         ("Person", str(person)),
         ("Certification", f"{data['qualification']} at {data['site'].code}"),
@@ -197,6 +211,15 @@ def decide(request, pk: int, action: str):
     form = DecisionForm(request.POST or None)
     action_url = reverse("training:decide", args=[pk, action])
     if request.method != "POST" or not form.is_valid():
+        return _form_error(request, "training/decision_form.html",
+                           {"certification": certification, "form": form, "title": title,
+                            "action_url": action_url}, form)
+    try:  # everything but the password is checked before the dialog opens (UI.md, Signing)
+        if "password" not in request.POST:
+            certifications.check_decision(actor=request.user, certification=certification,
+                                          action=action)
+    except DomainError as error:
+        add_domain_error(form, error)
         return _form_error(request, "training/decision_form.html",
                            {"certification": certification, "form": form, "title": title,
                             "action_url": action_url}, form)

@@ -12,8 +12,10 @@ from django.utils import timezone
 from deviations import forms, selectors
 from deviations.models import Status
 from deviations.services.independence import independence_refusal
+from mes import identifiers
+from mes.presenters import row_url
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 
 
 def time_left(deviation, now) -> tuple[str, str, object]:
@@ -38,9 +40,47 @@ def _duration(delta: timedelta) -> str:
     return f"{minutes // (24 * 60)} days"
 
 
-def _rows(page):
+CLASS_CSS = {"critical": "pill-bad", "major": "pill-warn"}
+IMPACT_PILL = {"yes": ("pill-bad", "Patient impact"),
+               "unknown": ("pill-warn", "Patient impact unknown")}
+
+
+# What a table row reads: loading only these (not the descriptions, the subject's type, the
+# acknowledger) halves the cost of building a page of rows.
+ROW_FIELDS = ("number", "title", "source", "escalation_level", "site__code", "classification",
+              "classification_confirmed", "patient_impact", "status", "acknowledge_due_at",
+              "disposition_due_at", "disposition", "detected_at", "detected_by__full_name")
+
+
+def for_rows(deviations):
+    return deviations.select_related(None).select_related("site", "detected_by").only(*ROW_FIELDS)
+
+
+def _rows(page, *, acknowledge: bool = False) -> list[dict]:
+    """Each deviation of the page as its table row shows it, prepared once in Python as a
+    dict (the template engine resolves a dict key without trying attribute lookups first)."""
     now = timezone.now()
-    return [(deviation, *time_left(deviation, now)) for deviation in page]
+    rows = []
+    for deviation in page:
+        css, words, due = time_left(deviation, now)
+        label = deviation.get_classification_display()
+        if not deviation.classification_confirmed:
+            label += " (provisional)"
+        impact_css, impact_label = IMPACT_PILL.get(deviation.patient_impact, ("", ""))
+        rows.append({
+            "number": deviation.number, "title": deviation.title,
+            "url": row_url("deviations:detail", deviation.pk),
+            "acknowledge_url": (row_url("deviations:acknowledge", deviation.pk)
+                                if acknowledge and deviation.status == Status.OPEN else ""),
+            "automatic": deviation.source == "automatic",
+            "escalated": deviation.escalation_level - 1, "site": deviation.site.code,
+            "class_css": CLASS_CSS.get(deviation.classification, ""), "class_label": label,
+            "impact_css": impact_css, "impact_label": impact_label,
+            "status": deviation.get_status_display(), "deadline_css": css,
+            "deadline_words": words, "deadline": identifiers.when(due) if due else "",
+            "detected": identifiers.when(deviation.detected_at),
+            "detected_by": deviation.detected_by.full_name})
+    return rows
 
 
 @login_required
@@ -52,18 +92,19 @@ def board(request):
         request.user, site=filters.get("site"),
         classification=filters.get("classification", ""),
         patient_impact=filters.get("patient_impact", ""), status=filters.get("status", ""))
-    page = Paginator(deviations, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(for_rows(deviations), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "deviations/board.html", {
-        "form": form, "page": page, "rows": _rows(page), "query": query.urlencode(),
-        "on_board": True})
+        "form": form, "page": page, "query": query.urlencode(),
+        "rows": _rows(page, acknowledge=request.user.has_perm("deviations.acknowledge_deviation"))})
 
 
 @login_required
 @permission_required("deviations.raise_deviation", raise_exception=True)
 def mine(request):
-    page = Paginator(selectors.raised_by(request.user), 30).get_page(request.GET.get("page"))
+    mine = for_rows(selectors.raised_by(request.user))
+    page = Paginator(mine, 30).get_page(request.GET.get("page"))
     return render(request, "deviations/mine.html", {"page": page, "rows": _rows(page)})
 
 

@@ -12,10 +12,10 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from simple_history.models import HistoricalRecords
 
 from mes import audit
 from mes.errors import HistoryBypassRefused, ReasonForChangeRequired, RecordDeletionRefused
+from mes.history import History as HistoricalRecords
 
 # Fields whose change is bookkeeping, not a change of the record (e.g. the last login time).
 REASON_EXEMPT_FIELDS: frozenset[str] = frozenset({"last_login"})

@@ -13,9 +13,9 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
-from simple_history.models import HistoricalRecords
 
 from mes import audit
+from mes.history import History as HistoricalRecords
 from mes.models.base import GMPModel, GMPQuerySet
 
 

@@ -12,6 +12,8 @@ from mes.errors import DomainError, PermissionRefused
 from mes.forms import AuditFilterForm
 from mes.services.security import client_address
 
+AUDIT_PAGE_SIZE = 50  # versions a page
+
 
 def _reveal(request, record, pk):
     """For a restricted record (a clinical identity): refuse without the permission, ask
@@ -53,7 +55,8 @@ def record_audit_trail(request, app_label: str, model_name: str, pk: int):
         if restricted:
             response["Cache-Control"] = "no-store"
         return response
-    page = audit_trail.version_page(record, number=request.GET.get("page"), **filters)
+    page = audit_trail.version_page(record, number=request.GET.get("page"),
+                                    per_page=AUDIT_PAGE_SIZE, **filters)
     query = request.GET.copy()
     query.pop("page", None)
     response = render(request, "mes/audit_trail.html", {

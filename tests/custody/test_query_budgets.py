@@ -5,6 +5,7 @@ reading nor a shipment costs a query (issue 10)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -31,7 +32,10 @@ def add_shipment(operator, patient, site, clinical_site, readings):
     return shipment
 
 
-def queries(client, url) -> int:
+def queries(client, url, *, cold: bool = False) -> int:
+    """The queries of one view (``cold``: with no chart in the cache, so charts are drawn)."""
+    if cold:
+        cache.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
@@ -56,7 +60,7 @@ def test_cold_chain_pages_keep_their_query_budget_as_the_data_grows(
     first = add_shipment(operator, patient, site, clinical_site, 30)
     url = PAGES[page](first)
     queries(client, url)  # the session's first request does its own bookkeeping
-    few = queries(client, url)
+    few, few_cached = queries(client, url, cold=True), queries(client, url)
     # when it has 3,000 readings and the patient two more shipments, eight excursions more
     add_more = [add_shipment(operator, patient, site, clinical_site, 1500) for _ in range(2)]
     ingest_readings(actor=operator, shipment=first, source="api", readings=[
@@ -66,5 +70,32 @@ def test_cold_chain_pages_keep_their_query_budget_as_the_data_grows(
     assert Shipment.objects.count() == 3 and len(add_more) == 2
     assert TemperatureReading.objects.filter(shipment=first).count() == 3000
     assert Deviation.objects.count() == 8 + 4 + 4
-    # then the page runs exactly as many queries as before
-    assert queries(client, url) == few
+    # then the page runs exactly as many queries as before, charts drawn or cached
+    assert queries(client, url, cold=True) == few
+    assert queries(client, url) == few_cached
+
+
+@pytest.mark.req("COI-PERF-002:cached")
+def test_the_chart_is_drawn_once_per_state_of_the_readings(
+        client, operator, patient, site, clinical_site):
+    client.force_login(operator)
+    shipment = add_shipment(operator, patient, site, clinical_site, 30)
+    url = reverse("custody:shipment-chart", args=[shipment.pk])
+    client.get(url)  # the session's first request does its own bookkeeping
+    cache.clear()
+    with CaptureQueriesContext(connection) as drawn:
+        first = client.get(url).content
+    with CaptureQueriesContext(connection) as cached:
+        again = client.get(url).content
+    reads = [q["sql"] for q in drawn.captured_queries if "custody_temperaturereading" in q["sql"]]
+    assert reads and again == first
+    assert not [q for q in cached.captured_queries
+                if "custody_temperaturereading" in q["sql"]]
+    # new readings (an excursion to -120 °C) are drawn at the next view
+    ingest_readings(actor=operator, shipment=shipment, source="api", readings=[
+        {"recorded_at": (T0 + timedelta(minutes=n)).isoformat(), "celsius": "-120",
+         "logger_id": "L3"} for n in range(30, 40)])
+    with CaptureQueriesContext(connection) as redrawn:
+        after = client.get(url).content
+    assert after != first and b"-120" in after
+    assert [q for q in redrawn.captured_queries if "custody_temperaturereading" in q["sql"]]

@@ -89,13 +89,14 @@ def test_quantities_and_the_recall_list_from_sql_equal_the_python_computation(
     client.force_login(qa_user)
     page = client.get(reverse("reagents:lot-genealogy", args=[lot.pk]))
     shown = [(u.batch_number, u.patient_coi, u.quantity, u.consumptions)
-             for u in page.context["uses"]]
+             for u in (row["use"] for row in page.context["uses"])]
     assert shown == [(row[0], row[1], row[2], row[5]) for row in expected]
     assert page.context["page"].paginator.count == len(expected)
     assert f"{len(expected)} in all" in page.content.decode()
     detail = client.get(reverse("reagents:lot-detail", args=[lot.pk]))
     on_hand = sum(e.quantity for e in StockEntry.objects.filter(lot=lot))
-    assert f'<dd id="on-hand">{on_hand.normalize()} mL</dd>' in detail.content.decode()
+    assert f'<dd id="on-hand"><span class="qty">{on_hand.normalize():f} mL</span></dd>' in \
+        detail.content.decode()
 
 
 def _queries(client, url, budget, assert_max) -> tuple[int, object]:

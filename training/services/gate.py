@@ -118,21 +118,33 @@ def local_date(site: Site, at: dt.datetime | dt.date | None) -> dt.date:
     return at
 
 
+_CURRENT_STATUSES = frozenset({Certification.Status.ACTIVE, Certification.Status.SUSPENDED})
+
+
 def pick_certification(certifications: Iterable[Certification]) -> Certification | None:
     """The certification that speaks for a person, qualification and site: the current one
     (active or suspended) if any, else the most recent."""
+    if isinstance(certifications, (list, tuple)) and len(certifications) < 2:  # the usual case
+        return certifications[0] if certifications else None
+    current = _CURRENT_STATUSES
     chosen = None
     for cert in certifications:
-        current = cert.status in (Certification.Status.ACTIVE, Certification.Status.SUSPENDED)
         if chosen is None:
             chosen = cert
             continue
-        chosen_current = chosen.status in (Certification.Status.ACTIVE,
-                                           Certification.Status.SUSPENDED)
-        if (current, cert.valid_until, cert.pk) > (chosen_current, chosen.valid_until,
-                                                   chosen.pk):
+        if (cert.status in current, cert.valid_until, cert.pk) > (
+                chosen.status in current, chosen.valid_until, chosen.pk):
             chosen = cert
     return chosen
+
+
+def sop_links(qualification: Qualification) -> list[QualificationSOP]:
+    """The qualification's required SOPs (prefetched by ``qualifications_with_sops``), listed
+    once per loaded qualification: a page judging 750 cells asks for them 750 times."""
+    links = qualification.__dict__.get("_gate_sop_links")
+    if links is None:
+        links = qualification.__dict__["_gate_sop_links"] = list(qualification.sop_links.all())
+    return links
 
 
 def certification_reasons(qualification: Qualification, cert: Certification | None,
@@ -202,7 +214,7 @@ def training_reasons(qualification: Qualification, trainings: TrainingsByDocumen
     ``findings`` memoises each SOP's finding across the qualifications of one person."""
     findings = {} if findings is None else findings
     reasons = []
-    for link in qualification.sop_links.all():
+    for link in sop_links(qualification):
         if link.document_id not in findings:
             findings[link.document_id] = document_finding(link, trainings, facts, on)
         found = findings[link.document_id]
