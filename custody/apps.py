@@ -9,12 +9,19 @@ class CustodyConfig(AppConfig):
     verbose_name = "Chain of identity and custody"
     default_auto_field = "django.db.models.BigAutoField"
 
+    nav_group = "Custody"
+    _SCAN = ("Scan", "custody:scan", "custody.add_custodyevent")
+    header_actions = {
+        "Operator": [_SCAN], "Supervisor": [_SCAN],
+        "Planner": [("New order", "custody:order-create", "custody.add_order"),
+                    ("Patients", "custody:patient-list", "custody.view_patient")],
+    }
     nav = [
         ("Patients", "custody:patient-list", "custody.view_patient"),
         ("Scan", "custody:scan", "custody.add_custodyevent"),
         ("Shipments", "custody:shipment-list", "custody.view_shipment"),
     ]
-    home_panels = ["custody.panels.custody_panel"]
+    home_panels = ["custody.panels.work_waiting", "custody.panels.custody_panel"]
     # The clinical identity is seen only by QA (investigating a mix-up); every view is logged.
     role_permissions = {
         "Operator": [*_VIEW, "custody.add_custodyevent", "custody.add_shipment",

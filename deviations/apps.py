@@ -16,9 +16,16 @@ class DeviationsConfig(AppConfig):
     verbose_name = "Deviations"
     default_auto_field = "django.db.models.BigAutoField"
 
+    nav_group = "Deviations"
+    _BOARD = ("Deviation board", "deviations:board", "deviations.view_board")
+    header_actions = {
+        "Operator": [("Raise a deviation", "deviations:raise", "deviations.raise_deviation")],
+        "Supervisor": [_BOARD], "QA Reviewer": [_BOARD], "Qualified Person": [_BOARD],
+    }
     nav = [
         ("Deviation board", "deviations:board", "deviations.view_board"),
         ("My deviations", "deviations:mine", "deviations.raise_deviation"),
+        ("Raise a deviation", "deviations:raise", "deviations.raise_deviation"),
         ("Deviation settings", "deviations:settings-index", "deviations.configure_escalation"),
     ]
     home_panels = ["deviations.panels.deviations_panel"]

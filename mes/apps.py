@@ -9,6 +9,15 @@ class MesConfig(AppConfig):
     verbose_name = "MES kernel"
     default_auto_field = "django.db.models.BigAutoField"
 
+    # The kernel's pages, shown last in the top bar (see mes.ui.app_navigation).
+    nav_group = "Administration"
+    nav = [
+        ("People & access", "user-list", "mes.view_user"),
+        ("Sites", "site-list", "mes.change_site"),
+        ("Security events", "security-events", "mes.view_securityevent"),
+    ]
+    header_actions = {"Administrator": [("People & access", "user-list", "mes.view_user")]}
+
     # Permissions each role gets from this app; every app declares its own (see mes.roles).
     role_permissions = {
         "Operator": [],

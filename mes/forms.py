@@ -5,6 +5,43 @@ from django.contrib.auth.models import Group
 from mes.models import AccessChange, Site
 from mes.roles import ROLES
 
+ISO_DATE_FORMAT = "%Y-%m-%d"
+ISO_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+
+
+class ISODateInput(forms.DateInput):
+    """A date typed as ISO 8601 (YYYY-MM-DD) in a text box with its hint, never the browser's
+    locale picker (which shows mm/dd/yyyy to some and dd/mm/yyyy to others)."""
+
+    template_name = "mes/widgets/iso_date.html"
+    input_type = "text"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"pattern": ISO_DATE_PATTERN, "inputmode": "numeric",
+                                "autocomplete": "off", "maxlength": "10", "size": "10",
+                                "class": "iso-date", **(attrs or {})},
+                         format=ISO_DATE_FORMAT)
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        if widget_attrs.get("id"):
+            hint = f"{widget_attrs['id']}-hint"
+            described = widget_attrs.get("aria-describedby", "")
+            widget_attrs["aria-describedby"] = f"{described} {hint}".strip()
+            context["widget"]["hint_id"] = hint
+        return context
+
+
+class ISODateField(forms.DateField):
+    """Every date field in a form: ISO 8601 only, so 03/04/2026 is never read as a guess."""
+
+    widget = ISODateInput
+    input_formats = [ISO_DATE_FORMAT]
+    default_error_messages = {
+        "invalid": "Enter the date as YYYY-MM-DD, for example 2026-11-30.",
+    }
+
 
 class LoginForm(AuthenticationForm):
     username = forms.CharField(widget=forms.TextInput(attrs={"autofocus": True,
@@ -49,5 +86,5 @@ class ReasonForm(forms.Form):
 class AuditFilterForm(forms.Form):
     field = forms.CharField(required=False)
     who = forms.CharField(required=False)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = ISODateField(required=False)
+    until = ISODateField(required=False)

@@ -3,25 +3,42 @@
 * The reusable sign dialog: it shows what is signed and with what meaning, and asks for the
   password. Any flow renders it with its own summary and posts back to its own action.
 * Navigation and home-page panels: each app declares them on its AppConfig
-  (``nav = [("Label", "url-name", "app.permission" or None), ...]`` and
+  (``nav_group = "Label"`` over ``nav = [("Label", "url-name", "app.permission" or None), ...]``,
+  which the top bar shows as one top-level item, ``header_actions`` per role, and
   ``home_panels = ["app.module.function", ...]`` where the function takes the request and
   returns ``(template_name, context)`` or None), so no app edits the kernel's templates.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 
-def render_sign_dialog(request, *, title: str, summary: list[tuple[str, str]], meaning: str,
-                       form, sign_form, action: str, error=None):
+def render_sign_dialog(
+    request,
+    *,
+    title: str,
+    summary: list[tuple[str, str]],
+    meaning: str,
+    form,
+    sign_form,
+    action: str,
+    error=None,
+):
     """Render the dialog (as an htmx fragment, or inside a full page without JavaScript)."""
     from mes.models import Meaning
 
     context = {
-        "title": title, "summary": summary, "meaning": Meaning(meaning).label,
-        "form": form, "sign_form": sign_form, "action": action, "error": error,
+        "title": title,
+        "summary": summary,
+        "meaning": Meaning(meaning).label,
+        "form": form,
+        "sign_form": sign_form,
+        "action": action,
+        "error": error,
         "signer": request.user,
     }
     template = "mes/sign_dialog.html" if request.htmx else "mes/sign_page.html"
@@ -46,24 +63,83 @@ def signed_response(request, next_url: str):
     return redirect(next_url)
 
 
-def app_navigation(user) -> list[tuple[str, str]]:
-    """(label, url) pairs of every app's navigation entries this user may use."""
-    from django.apps import apps
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    """A top-level item: a group of links (a disclosure menu), or one link when it holds one."""
+
+    label: str
+    links: tuple[NavLink, ...]
+
+    @property
+    def single(self) -> NavLink | None:
+        return self.links[0] if len(self.links) == 1 else None
+
+
+def _resolve(url_name: str) -> str | None:
+    """``"app:name"`` or ``"app:name?query"`` as a URL, or None when it does not resolve."""
     from django.urls import NoReverseMatch, reverse
+
+    name, _, query = url_name.partition("?")
+    try:
+        url = reverse(name)
+    except NoReverseMatch:
+        return None
+    return f"{url}?{query}" if query else url
+
+
+def app_navigation(user) -> list[NavGroup]:
+    """The top-level navigation this user may use: one group per app (its AppConfig's
+    ``nav_group`` label over its ``nav`` entries), in layer order, the kernel's last; a group
+    with nothing the user may open is left out."""
+    from django.apps import apps
 
     from mes.apps import OUR_APPS
 
-    entries = []
-    for label in OUR_APPS[1:]:
+    groups = []
+    for label in (*OUR_APPS[1:], OUR_APPS[0]):
         config = apps.get_app_config(label)
+        links = []
         for text, url_name, permission in getattr(config, "nav", []):
             if permission and not user.has_perm(permission):
                 continue
-            try:
-                entries.append((text, reverse(url_name)))
-            except NoReverseMatch:
-                continue
-    return entries
+            if (url := _resolve(url_name)) is not None:
+                links.append(NavLink(text, url))
+        if links:
+            # Without a nav_group: the app name up to any colon ("Scheduling: ...").
+            label = getattr(config, "nav_group", None) or config.verbose_name.split(":")[0]
+            groups.append(NavGroup(label, tuple(links)))
+    return groups
+
+
+MAX_HEADER_ACTIONS = 2
+
+
+def header_actions(user) -> list[NavLink]:
+    """The one or two things the user's roles do most, as buttons in the header. Each app
+    declares them per role (``header_actions = {"Role": [("Label", "url-name", perm)]}``);
+    the highest layer comes first (an operator's scan before raising a deviation)."""
+    from django.apps import apps
+
+    from mes.apps import OUR_APPS
+
+    roles = set(user.role_names())
+    actions: list[NavLink] = []
+    for label in reversed(OUR_APPS):
+        declared = getattr(apps.get_app_config(label), "header_actions", {})
+        for role in sorted(roles & set(declared)):
+            for text, url_name, permission in declared[role]:
+                if permission and not user.has_perm(permission):
+                    continue
+                url = _resolve(url_name)
+                if url is not None and all(a.url != url for a in actions):
+                    actions.append(NavLink(text, url))
+    return actions[:MAX_HEADER_ACTIONS]
 
 
 def app_badges(user) -> list[str]:

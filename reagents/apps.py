@@ -8,6 +8,11 @@ class ReagentsConfig(AppConfig):
     verbose_name = "Reagent lot control"
     default_auto_field = "django.db.models.BigAutoField"
 
+    nav_group = "Materials"
+    header_actions = {
+        "QA Reviewer": [("Lots to release", "reagents:lot-list?status=quarantine",
+                         "reagents.release_lot")],
+    }
     nav = [
         ("Reagent lots", "reagents:lot-list", "reagents.view_reagentlot"),
         ("Receive", "reagents:receive", "reagents.receive_lot"),

@@ -1,5 +1,6 @@
 from django import forms
 
+from mes.forms import ISODateField
 from reagents.models import LotStatus, Material, StorageCondition
 from reagents.selectors import MAX_EXPIRING_DAYS
 
@@ -40,8 +41,7 @@ class ReceiveForm(forms.Form):
                                   widget=forms.NumberInput(attrs={"autofocus": True,
                                                                   "step": "any"}))
     storage_location = forms.CharField(max_length=100)
-    expiry_date = forms.DateField(required=False, label="Expiry date (not on the label)",
-                                  widget=forms.DateInput(attrs={"type": "date"}))
+    expiry_date = ISODateField(required=False, label="Expiry date (not on the label)")
 
     def __init__(self, *args, user=None, preview=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,11 @@ class TrainingConfig(AppConfig):
     verbose_name = "Training and certification"
     default_auto_field = "django.db.models.BigAutoField"
 
+    nav_group = "Training"
+    header_actions = {
+        "Trainer": [("Certifications", "training:matrix", "training.view_training_matrix"),
+                    ("SOPs", "training:sops", "training.view_sopdocument")],
+    }
     nav = [("Certifications", "training:matrix", "training.view_training_matrix"),
            ("SOPs", "training:sops", "training.view_sopdocument"),
            ("My training", "training:me", None)]

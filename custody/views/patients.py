@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from custody import din as isbt
@@ -18,6 +19,7 @@ from custody.models import Order, Patient
 from custody.services import orders
 from custody.views.common import form_error
 from mes.errors import DomainError
+from mes.services.security import client_address
 
 
 def _patient(request, pk: int) -> Patient:
@@ -66,7 +68,8 @@ def patient_detail(request, pk: int):
 def chain_report(request, pk: int):
     patient = _patient(request, pk)
     return render(request, "custody/chain_report.html",
-                  {"patient": patient, "chain": selectors.chain_of_custody(patient)})
+                  {"patient": patient, "chain": selectors.chain_of_custody(patient),
+                   "printed_at": timezone.now()})
 
 
 def _label(patient: Patient) -> str:
@@ -145,20 +148,37 @@ def order_advance(request, pk: int):
     return redirect("custody:patient-detail", pk=pk)
 
 
+# The one showing a POSTed purpose earns, for the GET the browser is redirected to.
+REVEALED = "custody_clinical_identity_shown"
+REVEAL_SECONDS = 60
+
+
 @login_required
 @permission_required("custody.reveal_clinical_identity", raise_exception=True)
 def clinical_identity(request, pk: int):
-    """Shown only after the person states why; each showing is logged."""
+    """Shown only after the person states why; each showing is logged. The purpose is
+    POSTed, then the browser is redirected (UI.md: POST, redirect, GET) to this page, which
+    shows the identity once: the session remembers that one logged showing for a short while,
+    and a reload or a later visit asks for a purpose again."""
     patient = _patient(request, pk)
     form = PurposeForm(request.POST or None)
     identity = None
     if request.method == "POST" and form.is_valid():
         try:
-            identity = orders.reveal_clinical_identity(
+            orders.reveal_clinical_identity(
                 actor=request.user, patient=patient, purpose=form.cleaned_data["purpose"],
-                remote_addr=request.META.get("REMOTE_ADDR", ""))
+                remote_addr=client_address(request))
         except DomainError as error:
             form_error(form, error)
+        else:
+            request.session[REVEALED] = {"patient": patient.pk,
+                                         "until": timezone.now().timestamp() + REVEAL_SECONDS}
+            return redirect("custody:clinical-identity", pk=patient.pk)
+    elif request.method == "GET":
+        shown = request.session.pop(REVEALED, None)
+        if (shown and shown.get("patient") == patient.pk
+                and shown.get("until", 0) >= timezone.now().timestamp()):
+            identity = patient.clinical_identity
     response = render(request, "custody/clinical_identity.html", {
         "patient": patient, "form": form, "identity": identity,
         "accesses": patient.clinical_identity.accesses.select_related("user")[:50],

@@ -46,6 +46,7 @@ def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -
 
 
 def open_person(page: Page, full_name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_text("Administration", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="People & access").click()
     expect(page.get_by_role("heading", name="People & access")).to_be_visible()

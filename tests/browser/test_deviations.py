@@ -52,7 +52,7 @@ def test_operator_raises_on_the_terminal_and_qa_acknowledges_from_the_board(
     context = page.locator("#raise-context")
     expect(context).to_contain_text("PLANT1")
     expect(context).to_contain_text("B-0042")
-    expect(context).to_contain_text("G123489654321")
+    expect(context).to_contain_text("G1234 89 654321 00 Y")  # the COI as people read it
     form = page.locator("#raise-form")
     expect(form.locator("textarea, input:not([type=hidden]), select")).to_have_count(3)
     screenshot("terminal")
@@ -75,8 +75,7 @@ def test_operator_raises_on_the_terminal_and_qa_acknowledges_from_the_board(
 
     # When QA opens the board
     log_in(page, live_server.url, "qa1")
-    page.get_by_role("navigation", name="Main").get_by_role(
-        "link", name="Deviation board").click()
+    page.locator(".header-actions").get_by_role("link", name="Deviation board").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Deviation board")
     expect(page.locator("#deviation-badge")).to_contain_text("1 waiting for acknowledgement")
     row = page.locator(f"tr.deviation-row[data-number='{deviation.number}']")

@@ -66,6 +66,7 @@ def test_a_trainer_grants_a_certification_and_the_matrix_shows_it(
 ):
     # Given the Trainer on the certification matrix, where Otto holds nothing yet
     log_in(page, live_server.url, "tr1")
+    page.get_by_role("navigation", name="Main").get_by_text("Training", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role("link",
                                                             name="Certifications").click()
     expect(page.get_by_role("heading", name="Certification matrix · PLANT1")).to_be_visible()
@@ -110,6 +111,7 @@ def test_a_trainer_grants_a_certification_and_the_matrix_shows_it(
     screenshot("granted")
 
     # And the matrix shows Otto certified, with the expiry date
+    page.get_by_role("navigation", name="Main").get_by_text("Training", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role("link",
                                                             name="Certifications").click()
     cert = Certification.objects.get()

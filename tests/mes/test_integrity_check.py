@@ -136,7 +136,7 @@ def test_the_security_page_shows_the_last_seal_and_the_last_verification(db, cli
     page = client.get(reverse("security-events")).content.decode()
     assert f"Seal {seal.number}" in page and seal.seal_hash[:16] in page
     assert seal.sealed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") in page
-    assert f"UTC, {seal.row_count} rows, hash" in page
+    assert f"UTC</time>, {seal.row_count} rows, hash" in page
     assert "Audit-trail verification" in page and "no differences" in page
 
 

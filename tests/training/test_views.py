@@ -127,6 +127,39 @@ def test_a_refused_grant_shows_why_in_the_dialog(client, site, trainer, operator
     assert not Certification.objects.exists()
 
 
+@pytest.mark.req("UI-SIGN-002")
+def test_a_grant_that_cannot_be_signed_says_why_before_any_password_is_asked(
+        client, site, trainer, operator, cell_selection):
+    # given a trainee with no training on the SOP the qualification requires
+    client.force_login(trainer)
+    url = reverse("training:grant", args=[operator.pk])
+    form = {"qualification": cell_selection.pk, "site": site.pk, "reason": "Passed"}
+    # when the trainer continues to the signature
+    response = client.post(url, form)
+    # then the form page says why, and no dialog asks for a password
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "No completed training on SOP-CS rev. 1" in html
+    assert 'name="password"' not in html and "sign-meaning" not in html
+    assert not Certification.objects.exists()
+
+
+@pytest.mark.req("UI-SIGN-002")
+def test_a_decision_that_cannot_be_signed_says_why_before_any_password_is_asked(
+        client, site, trainer, operator, cell_selection):
+    # given a certification whose validity has ended
+    cert = certified(operator, cell_selection, site, valid_from=dt.date(2025, 1, 1),
+                     valid_until=dt.date(2026, 1, 1), status=Certification.Status.SUSPENDED)
+    client.force_login(trainer)
+    url = reverse("training:decide", args=[cert.pk, "reinstate"])
+    response = client.post(url, {"reason": "Back from leave"})
+    html = response.content.decode()
+    assert response.status_code == 400 and "validity has ended" in html
+    assert 'name="password"' not in html
+    cert.refresh_from_db()
+    assert cert.status == Certification.Status.SUSPENDED
+
+
 @pytest.mark.req("TRN-UI-002:sign-flows")
 def test_a_bad_grant_form_is_a_clear_400(client, trainer, operator):
     client.force_login(trainer)

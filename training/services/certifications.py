@@ -54,11 +54,11 @@ def _decide(*, signer: User, certification: Certification, action: str,
     return decision
 
 
-def grant_certification(*, actor: User, password: str, person: User,
-                        qualification: Qualification, site: Site, reason: str,
-                        valid_from: dt.date | None = None,
-                        request: HttpRequest | None = None) -> Certification:
-    """Certify ``person`` for ``qualification`` at ``site``, signed *approved* by ``actor``."""
+def check_grant(*, actor: User, person: User, qualification: Qualification, site: Site,
+                reason: str, valid_from: dt.date | None = None) -> tuple[str, dt.date, dt.date]:
+    """Everything a grant checks before the signature, so a page can say why a grant is
+    impossible instead of asking for a password first (UI.md, Signing). Returns the reason,
+    the first and the last day of validity."""
     _check_decider(actor, person.pk, site, "grant")
     reason = require_reason(reason)
     today = gate.local_date(site, None)
@@ -79,18 +79,34 @@ def grant_certification(*, actor: User, password: str, person: User,
         raise DomainError(f"{person.full_name} cannot be certified for {qualification.code} "
                           "yet: " + " ".join(gaps), code="training_incomplete",
                           fields={"qualification": gaps})
+    _refuse_if_certified(person, qualification, site)
+    return reason, valid_from, valid_until
+
+
+def _refuse_if_certified(person: User, qualification: Qualification, site: Site) -> None:
+    current = Certification.objects.current().filter(
+        person=person, qualification=qualification, site=site).first()
+    if current is not None:
+        raise Conflict(
+            f"{person.full_name} already holds a {current.get_status_display().lower()} "
+            f"certification for {qualification.code} at {site.code}, valid until "
+            f"{current.valid_until.isoformat()}; renew, reinstate or revoke it instead.",
+            code="already_certified")
+
+
+def grant_certification(*, actor: User, password: str, person: User,
+                        qualification: Qualification, site: Site, reason: str,
+                        valid_from: dt.date | None = None,
+                        request: HttpRequest | None = None) -> Certification:
+    """Certify ``person`` for ``qualification`` at ``site``, signed *approved* by ``actor``."""
+    reason, valid_from, valid_until = check_grant(
+        actor=actor, person=person, qualification=qualification, site=site, reason=reason,
+        valid_from=valid_from)
 
     signer = reauthenticate(user=actor, password=password, request=request)
     with transaction.atomic():
         User.objects.select_for_update().get(pk=person.pk)  # one grant at a time per person
-        current = Certification.objects.current().filter(
-            person=person, qualification=qualification, site=site).first()
-        if current is not None:
-            raise Conflict(
-                f"{person.full_name} already holds a {current.get_status_display().lower()} "
-                f"certification for {qualification.code} at {site.code}, valid until "
-                f"{current.valid_until.isoformat()}; renew, reinstate or revoke it instead.",
-                code="already_certified")
+        _refuse_if_certified(person, qualification, site)  # again, under the lock
         certification = Certification(person=person, qualification=qualification, site=site,
                                       valid_from=valid_from, valid_until=valid_until)
         audit.stamp(certification, user=signer, reason=reason)
@@ -118,6 +134,34 @@ def _change(*, actor: User, password: str, certification: Certification, target:
         locked.save()
         _decide(signer=signer, certification=locked, action=action, reason=reason)
     return locked
+
+
+DECISION_TARGETS = {"suspend": Certification.Status.SUSPENDED,
+                    "reinstate": Certification.Status.ACTIVE,
+                    "revoke": Certification.Status.REVOKED,
+                    "renew": Certification.Status.ACTIVE}
+
+
+def check_decision(*, actor: User, certification: Certification, action: str) -> None:
+    """What a suspension, reinstatement, revocation or renewal checks before the signature
+    (the services check it all again), so the page can say why instead of asking for a
+    password first."""
+    _check_decider(actor, certification.person_id, certification.site, action)
+    target = DECISION_TARGETS[action]
+    if action == "renew":
+        if certification.status != Certification.Status.ACTIVE:
+            raise DomainError("Only an active certification is renewed.", code="not_active")
+        gaps = _training_gaps(certification.person, certification.qualification,
+                              gate.local_date(certification.site, None))
+        if gaps:
+            raise DomainError("The certification cannot be renewed yet: " + " ".join(gaps),
+                              code="training_incomplete", fields={"qualification": gaps})
+        return
+    check_transition(Certification.ALLOWED, certification.status, target, "The certification")
+    if action == "reinstate" and certification.valid_until < gate.local_date(
+            certification.site, None):
+        raise DomainError("The certification's validity has ended; grant a new one.",
+                          code="expired")
 
 
 def suspend_certification(*, actor: User, password: str, certification: Certification,
