@@ -44,6 +44,7 @@ APPEND_ONLY_MODELS: dict[str, str | None] = {
     "custody.readingbatch": "received_at",
     "custody.temperaturereading": None,
     "custody.excursiondeviation": "reported_at",
+    "scheduling.logbookentry": "recorded_at",
 }
 HISTORY_WRITTEN_AT = "history_date"
 

@@ -1,0 +1,9 @@
+"""Signals for apps above custody (ARCHITECTURE.md: a lower app exposes a signal, the upper
+app listens). Sent inside the transaction that made the change, so a listener's writes commit
+or roll back with it."""
+
+from django.dispatch import Signal
+
+# Sent with ``order`` (the cancelled Order, locked), ``actor`` and ``reason`` when an order
+# is cancelled; scheduling frees the order's booking.
+order_cancelled = Signal()

@@ -1,0 +1,43 @@
+from scheduling.models.bookings import (
+    ACTIVE_BOOKING,
+    Booking,
+    BookingStatus,
+    ReagentReservation,
+)
+from scheduling.models.plans import (
+    ProcessEquipment,
+    ProcessMaterial,
+    ProcessPlan,
+    ProcessStaffing,
+)
+from scheduling.models.resources import (
+    Equipment,
+    EquipmentType,
+    LogbookEntry,
+    RosterEntry,
+    Shift,
+    Suite,
+    SuiteHold,
+    TransitionRefused,
+    check_transition,
+)
+
+__all__ = [
+    "ACTIVE_BOOKING",
+    "Booking",
+    "BookingStatus",
+    "Equipment",
+    "EquipmentType",
+    "LogbookEntry",
+    "ProcessEquipment",
+    "ProcessMaterial",
+    "ProcessPlan",
+    "ProcessStaffing",
+    "ReagentReservation",
+    "RosterEntry",
+    "Shift",
+    "Suite",
+    "SuiteHold",
+    "TransitionRefused",
+    "check_transition",
+]

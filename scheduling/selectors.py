@@ -1,0 +1,112 @@
+"""Reads that the API, pages and other apps (batch execution) share, with their joins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from custody.models import Order
+from deviations.selectors import held_subject_ids, suite_on_hold
+from scheduling import feasibility
+from scheduling.models import ACTIVE_BOOKING, Booking, Equipment, LogbookEntry, Suite, SuiteHold
+
+
+def suite_is_available(suite: Suite, at: dt.datetime | None = None) -> bool:
+    """May work happen in ``suite`` at ``at`` (now)? Not when its status is anything but
+    available, an active hold or maintenance window covers the moment, or an open critical
+    deviation holds it. Batch execution asks this before each step."""
+    at = at or timezone.now()
+    if suite.status != Suite.Status.AVAILABLE:
+        return False
+    held = SuiteHold.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=at),
+        suite=suite,
+        status=SuiteHold.Status.ACTIVE,
+        starts_at__lte=at,
+    ).exists()
+    return not held and not suite_on_hold(suite)
+
+
+def unavailable_suite_ids(suites, at: dt.datetime | None = None) -> set[int]:
+    """`suite_is_available` for many suites at once (lists, the board), in two queries."""
+    at = at or timezone.now()
+    suites = list(suites)
+    ids = {suite.pk for suite in suites}
+    down = {suite.pk for suite in suites if suite.status != Suite.Status.AVAILABLE}
+    held = set(
+        SuiteHold.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=at),
+            suite_id__in=ids,
+            status=SuiteHold.Status.ACTIVE,
+            starts_at__lte=at,
+        ).values_list("suite_id", flat=True)
+    )
+    return down | held | (held_subject_ids(Suite) & ids)
+
+
+def suites_for(user):
+    return Suite.objects.visible_to(user).select_related("site")
+
+
+def equipment_for(user):
+    return Equipment.objects.visible_to(user).select_related("site", "suite", "equipment_type")
+
+
+def logbook_for(user):
+    return (
+        LogbookEntry.objects.visible_to(user)
+        .select_related("site", "suite", "equipment", "recorded_by")
+        .prefetch_related("signatures")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def bookings_for(user):
+    return (
+        Booking.objects.visible_to(user)
+        .select_related("site", "suite", "order__patient__product", "booked_by", "confirmed_by")
+        .prefetch_related("reservations")
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    order: Order
+    basis: str  # "booking": from the active booking; "plan": earliest possible start
+    start_date: dt.date
+    end_date: dt.date
+    predicted_release: dt.date
+    target_release: dt.date
+    booking: Booking | None
+
+    @property
+    def on_target(self) -> bool:
+        return self.predicted_release <= self.target_release
+
+
+def prediction_for(order: Order) -> Prediction | None:
+    """When ``order``'s product will be released: its booking's last day plus the product's QC
+    release days; without a booking, from the earliest possible start. None: the product
+    has no process plan."""
+    plan = feasibility.plan_for(order)
+    if plan is None:
+        return None
+    booking = Booking.objects.filter(order=order, status__in=ACTIVE_BOOKING).order_by("-pk").first()
+    if booking is not None:
+        start, end, basis = booking.start_date, booking.end_date, "booking"
+    else:
+        start = plan.earliest_start(order.planned_collection_date)
+        end, basis = plan.end_for(start), "plan"
+    predicted, target = feasibility.release_dates(plan, order.planned_collection_date, end)
+    return Prediction(
+        order=order,
+        basis=basis,
+        start_date=start,
+        end_date=end,
+        predicted_release=predicted,
+        target_release=target,
+        booking=booking,
+    )
