@@ -122,7 +122,7 @@ def temperature_svg(readings: list[tuple[datetime, Decimal]], summary: ColdChain
         tick += step
     for i in range(5):
         when = t0 + timedelta(seconds=span * i / 4)
-        label = when.astimezone(zone).strftime("%d %b %H:%M")
+        label = when.astimezone(zone).strftime("%Y-%m-%d %H:%M")  # ISO 8601 (UI.md)
         out.append(f'<text x="{x(when)}" y="{TOP + plot_h + 16}" text-anchor="middle" '
                    f'fill="#17202a">{label}</text>')
     zone_name = t0.astimezone(zone).strftime("%Z")

@@ -78,6 +78,7 @@ def recent_mismatches(user):
 
 
 CHART_CACHE_SECONDS = 24 * 3600
+CHART_VERSION = 2  # raise it when custody.chart draws differently: cached charts are redrawn
 
 
 @dataclass
@@ -104,7 +105,7 @@ class ShipmentColdChain:
             a.readings, a.first_at, a.last_at, *a.parameters_of(self.shipment.container_type),
             self.shipment.site.zone, self.title))
         digest = hashlib.sha256(facts.encode()).hexdigest()[:32]
-        return f"custody:chart:{self.shipment.pk}:{a.pk}:{digest}"
+        return f"custody:chart:v{CHART_VERSION}:{self.shipment.pk}:{a.pk}:{digest}"
 
     @property
     def svg(self) -> str:

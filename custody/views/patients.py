@@ -81,7 +81,7 @@ def _label(patient: Patient) -> str:
         grouped, flags, check, data = patient.coi, "", None, patient.coi
     return label_svg(barcode_data=data, coi_groups=grouped, flags=flags, check=check,
                      product=patient.product.code, initials=patient.initials,
-                     date_of_birth=patient.date_of_birth.strftime("%d %b %Y").upper(),
+                     date_of_birth=patient.date_of_birth.isoformat(),
                      site=patient.site.code)
 
 
