@@ -49,15 +49,20 @@ def shipments_for(user):
             .order_by("-created_at", "-pk"))
 
 
-def active_patients_with_last_event(user) -> list[tuple[Patient, CustodyEvent | None]]:
+def active_patients_with_last_event(user, *, limit: int = 100
+                                    ) -> list[tuple[Patient, CustodyEvent | None]]:
     """The patients of the person's sites still in the journey (ordered, not yet infused or
-    cancelled), each with their latest custody event (three queries)."""
-    from django.db.models import OuterRef, Subquery
+    cancelled) whose material has waited longest (no event yet first, then the oldest last
+    event), at most ``limit`` of them, each with their latest custody event (two queries)."""
+    from django.db.models import F, OuterRef, Subquery
 
-    latest = (CustodyEvent.objects.filter(patient=OuterRef("pk"))
-              .order_by("-occurred_at", "-pk").values("pk")[:1])
-    patients = list(patients_for(user).exclude(order__status__in=[
-        Order.Status.INFUSED, Order.Status.CANCELLED]).annotate(last_event=Subquery(latest)))
+    latest = CustodyEvent.objects.filter(patient=OuterRef("pk")).order_by("-occurred_at", "-pk")
+    patients = list(
+        patients_for(user)
+        .exclude(order__status__in=[Order.Status.INFUSED, Order.Status.CANCELLED])
+        .annotate(last_event=Subquery(latest.values("pk")[:1]),
+                  last_at=Subquery(latest.values("occurred_at")[:1]))
+        .order_by(F("last_at").asc(nulls_first=True), "pk")[:limit])
     events = CustodyEvent.objects.select_related("site", "shipment").in_bulk(
         [p.last_event for p in patients if p.last_event])
     return [(p, events.get(p.last_event)) for p in patients]

@@ -62,7 +62,7 @@ class SiteScopedQuerySet(GMPQuerySet):
     record of another site is a 404 (STYLE.md, Permissions)."""
 
     def visible_to(self, user):
-        return self.filter(site__in=user.sites())
+        return self.filter(site_id__in=sorted(user.site_ids()))
 
 
 class TrackedModel(models.Model):

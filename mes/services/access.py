@@ -72,6 +72,7 @@ def change_access(*, actor: User, password: str, user: User, action: str,
                 assign_perm("mes.view_site", user, site)
             else:
                 remove_perm("mes.view_site", user, site)
+        user._site_ids = None  # the object's cached site list (User.site_ids) is read again
         apply_signature(signer=signer, record=change, meaning=Meaning.APPROVED, reason=reason)
     return change
 

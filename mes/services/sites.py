@@ -43,6 +43,7 @@ def create_site(*, actor: User, code: str, **fields) -> Site:
     site.save()
     with audit.acting_as(actor):
         assign_perm("mes.view_site", actor, site)
+    actor._site_ids = None  # the object's cached site list (User.site_ids) is read again
     return site
 
 
