@@ -250,6 +250,12 @@ def record_training(request):
     if request.method != "POST" or not form.is_valid():
         return _form_error(request, "training/record_form.html", {"form": form}, form)
     data = form.cleaned_data
+    if "password" not in request.POST:  # say why before asking for a password (UI.md)
+        try:
+            records.check_record_training(actor=request.user, **data)
+        except DomainError as error:
+            add_domain_error(form, error)
+            return _form_error(request, "training/record_form.html", {"form": form}, form)
     summary = [
         ("Trainee", str(request.user)),
         ("SOP revision", f"{data['sop_revision']} · {data['sop_revision'].document.title}"),
@@ -276,6 +282,12 @@ def verify_training(request, pk: int):
         selectors.training_records(TrainingRecord.objects.visible_to(request.user)), pk=pk)
     if request.method != "POST":
         return redirect("training:person", pk=record.trainee_id)
+    if "password" not in request.POST:  # say why instead of opening the dialog (UI.md)
+        try:
+            records.check_verify_training(actor=request.user, record=record)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return signed_response(request, reverse("training:person", args=[record.trainee_id]))
     summary = [
         ("Trainee", str(record.trainee)),
         ("SOP revision", f"{record.sop_revision} · {record.sop_revision.document.title}"),

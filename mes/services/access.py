@@ -32,10 +32,11 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def change_access(*, actor: User, password: str, user: User, action: str,
-                  role: Group | None = None, site: Site | None = None, reason: str,
-                  request: HttpRequest | None = None) -> AccessChange:
-    """Grant or revoke one role or one site for ``user``, signed by ``actor`` as approved."""
+def check_access_change(*, actor: User, user: User, action: str, role: Group | None = None,
+                        site: Site | None = None, reason: str) -> str:
+    """Everything an access change checks before the signature, so the page says why it
+    cannot be approved instead of asking for a password (UI.md, Signing); the change checks
+    whether the person already holds it again under the lock. Returns the reason."""
     _require(actor, "mes.manage_access", "change access")
     reason = _require_reason(reason)
     if (role is None) == (site is None):
@@ -48,7 +49,23 @@ def change_access(*, actor: User, password: str, user: User, action: str,
         raise PermissionRefused(f"{actor.full_name} has no access to site {site} to grant.")
     if not User.objects.visible_to(actor).filter(pk=user.pk).exists():
         raise PermissionRefused(f"{user.full_name} is not a person at your sites.")
+    granting = action == AccessChange.Action.GRANT
+    holds = (user.groups.filter(pk=role.pk).exists() if role
+             else user.sites().filter(pk=site.pk).exists())
+    subject = f"the role {role.name}" if role else f"access to {site}"
+    if granting and holds:
+        raise DomainError(f"{user.full_name} already has {subject}.", code="no_change")
+    if not granting and not holds:
+        raise DomainError(f"{user.full_name} does not have {subject}.", code="no_change")
+    return reason
 
+
+def change_access(*, actor: User, password: str, user: User, action: str,
+                  role: Group | None = None, site: Site | None = None, reason: str,
+                  request: HttpRequest | None = None) -> AccessChange:
+    """Grant or revoke one role or one site for ``user``, signed by ``actor`` as approved."""
+    reason = check_access_change(actor=actor, user=user, action=action, role=role, site=site,
+                                 reason=reason)
     signer = reauthenticate(user=actor, password=password, request=request)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)

@@ -65,6 +65,14 @@ def access_change(request, pk: int):
     ]
     sign_form = SignForm(request.POST if "password" in request.POST else None)
     if "password" not in request.POST:
+        try:  # say why it cannot be approved instead of asking for a password (UI.md)
+            access.check_access_change(actor=request.user, user=person, action=data["action"],
+                                       role=data["role"], site=data["site"],
+                                       reason=data["reason"])
+        except DomainError as error:
+            add_domain_error(form, error)
+            return render(request, "mes/access_change_form.html",
+                          {"person": person, "form": form}, status=400)
         return render_sign_dialog(request, title="Approve access change", summary=summary,
                                   meaning=Meaning.APPROVED, form=form, sign_form=sign_form,
                                   action=reverse("user-access", args=[person.pk]))

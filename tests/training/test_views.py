@@ -253,6 +253,34 @@ def test_recording_and_verifying_training_through_the_sign_dialog(
         "trained", "verified"]
 
 
+@pytest.mark.req("UI-SIGN-002")
+def test_recording_or_verifying_a_training_that_cannot_be_signed_says_why_first(
+        client, site, trainer, operator, sop_revision):
+    # a training dated before its revision took effect: the form says so, no dialog opens
+    client.force_login(operator)
+    url = reverse("training:record")
+    form = {"sop_revision": sop_revision.pk, "trainer": trainer.pk, "site": site.pk,
+            "trained_on": "2020-01-01", "assessment": "passed", "comments": ""}
+    refused = client.post(url, form)
+    html = refused.content.decode()
+    assert refused.status_code == 400 and "was not yet effective on 2020-01-01" in html
+    assert 'name="password"' not in html and not TrainingRecord.objects.exists()
+    # a recorded training is verified only by the trainer it names: anyone else is told why
+    client.post(url, {**form, "trained_on": "2026-05-28", "password": PASSWORD})
+    record = TrainingRecord.objects.get()
+    other = person("Trainer", sites=[site], username="tr2", full_name="Other Trainer")
+    client.force_login(other)
+    verify_url = reverse("training:verify", args=[record.pk])
+    answer = client.post(verify_url, {}, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 204 and answer["HX-Redirect"] == reverse(
+        "training:person", args=[operator.pk])
+    page = client.get(answer["HX-Redirect"]).content.decode()
+    assert "Only the trainer named on the record verifies it." in page
+    record.refresh_from_db()
+    assert record.status == TrainingRecord.Status.AWAITING_VERIFICATION
+    assert list(ElectronicSignature.objects.values_list("meaning", flat=True)) == ["trained"]
+
+
 @pytest.mark.req("TRN-UI-003")
 def test_the_home_page_shows_own_certifications_and_what_expires_soon(
         client, site, operator, cell_selection, sop_revision, gowning_b):

@@ -57,13 +57,20 @@ def _check_training_facts(*, trainee: User, trainer: User, sop_revision: SOPRevi
                           fields={"assessment": ["Passed or failed."]})
 
 
+def check_record_training(*, actor: User, sop_revision: SOPRevision, trainer: User,
+                          site: Site, trained_on: dt.date, assessment: str, **_) -> None:
+    """Everything recording a training checks before the signature (UI.md, Signing)."""
+    require_permission(actor, "training.sign_own_training", "record training")
+    _check_training_facts(trainee=actor, trainer=trainer, sop_revision=sop_revision,
+                          site=site, trained_on=trained_on, assessment=assessment)
+
+
 def record_training(*, actor: User, password: str, sop_revision: SOPRevision, trainer: User,
                     site: Site, trained_on: dt.date, assessment: str, comments: str = "",
                     request: HttpRequest | None = None) -> TrainingRecord:
     """The trainee records their own training and signs it as *trained*."""
-    require_permission(actor, "training.sign_own_training", "record training")
-    _check_training_facts(trainee=actor, trainer=trainer, sop_revision=sop_revision,
-                          site=site, trained_on=trained_on, assessment=assessment)
+    check_record_training(actor=actor, sop_revision=sop_revision, trainer=trainer, site=site,
+                          trained_on=trained_on, assessment=assessment)
     signer = reauthenticate(user=actor, password=password, request=request)
     with transaction.atomic():
         record = TrainingRecord(trainee=signer, trainer=trainer, sop_revision=sop_revision,
@@ -76,12 +83,20 @@ def record_training(*, actor: User, password: str, sop_revision: SOPRevision, tr
     return record
 
 
-def verify_training(*, actor: User, password: str, record: TrainingRecord,
-                    request: HttpRequest | None = None) -> TrainingRecord:
-    """The trainer named on the record confirms it and signs it as *verified*."""
+def check_verify_training(*, actor: User, record: TrainingRecord) -> None:
+    """Everything verifying a training checks before the signature (it checks the status
+    again under the lock)."""
     require_permission(actor, "training.verify_training", "verify training")
     if actor.pk != record.trainer_id:
         raise PermissionRefused("Only the trainer named on the record verifies it.")
+    check_transition(TrainingRecord.ALLOWED, record.status, TrainingRecord.Status.COMPLETE,
+                     "The training record")
+
+
+def verify_training(*, actor: User, password: str, record: TrainingRecord,
+                    request: HttpRequest | None = None) -> TrainingRecord:
+    """The trainer named on the record confirms it and signs it as *verified*."""
+    check_verify_training(actor=actor, record=record)
     signer = reauthenticate(user=actor, password=password, request=request)
     with transaction.atomic():
         record = TrainingRecord.objects.select_for_update().get(pk=record.pk)
