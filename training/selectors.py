@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Prefetch, Q, QuerySet, Value, When, prefetch_related_objects
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -19,6 +19,7 @@ from training.models import (
     Certification,
     CertificationDecision,
     Qualification,
+    QualificationSOP,
     TrainingRecord,
     grade_covers,
 )
@@ -237,22 +238,34 @@ def matrix_qualifications_by_pk(pks) -> list[Qualification]:
                 .order_by(KIND_ORDER, "pk"))
 
 
-def standing_of(person: User, certifications: list[Certification]
+def standing_of(person: User, certifications: list[Certification], *, current: bool = False
                 ) -> dict[tuple[int, int], MatrixCell]:
     """How each of ``person``'s certifications stands today by the gate's rule (so an
     active one whose training is out of date shows as such), keyed by (site, qualification):
-    the matrix's judgement, for one person at all their sites at once (five queries)."""
+    the matrix's judgement, for one person at all their sites at once (five queries).
+
+    ``current``: the certifications given are the person's current ones (with their
+    qualification and site loaded), so they are the ones the gate picks and nothing more is
+    read about them (three queries)."""
     if not certifications:
         return {}
     sites = {cert.site_id: cert.site for cert in certifications}
     wanted = {(c.site_id, c.qualification_id) for c in certifications}
-    quals = {q.pk: q for q in matrix_qualifications_by_pk({q for _, q in wanted})}
+    held: dict[tuple[int, int], list[Certification]] = defaultdict(list)
+    if current:
+        quals = {c.qualification_id: c.qualification for c in certifications}
+        links = QualificationSOP.objects.select_related("document").order_by("document__number")
+        prefetch_related_objects(list(quals.values()), Prefetch("sop_links", queryset=links))
+        for cert in certifications:
+            held[(cert.site_id, cert.qualification_id)].append(cert)
+    else:
+        quals = {q.pk: q for q in matrix_qualifications_by_pk({q for _, q in wanted})}
     facts = gate.load_facts(quals.values())
     done = gate.load_trainings([person.pk], facts.effective.keys()).get(person.pk, {})
-    held: dict[tuple[int, int], list[Certification]] = defaultdict(list)
-    for cert in Certification.objects.filter(person=person, site_id__in=sites,
-                                             qualification_id__in=quals):
-        held[(cert.site_id, cert.qualification_id)].append(cert)
+    if not current:
+        for cert in Certification.objects.filter(person=person, site_id__in=sites,
+                                                 qualification_id__in=quals):
+            held[(cert.site_id, cert.qualification_id)].append(cert)
     warn = warning_days()
     standing = {}
     for site_id, site in sites.items():
