@@ -18,3 +18,4 @@ def test_no_page_loads_the_handler_that_replaces_the_page_with_an_error(
     html = client.get(reverse("home")).content.decode()
     assert "django_htmx/htmx-2.min.js" in html  # htmx itself is there
     assert "django-htmx.js" not in html and "data-debug" not in html
+    assert "{#" not in html and "#}" not in html  # no template comment leaks into the page
