@@ -1,0 +1,213 @@
+"""Editing a draft: its header, operations, steps, materials and data fields. Every edit is
+refused on a version that is not a draft (``version_not_draft``), and the whole version is
+checked against the same rules as an import before the edit is kept."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max
+
+from batchrecords.exchange import (
+    FIELD_DEFAULTS,
+    STEP_DEFAULTS,
+    check_document,
+    export_version,
+    field_errors,
+)
+from batchrecords.formulas import FormulaRefused
+from batchrecords.models import DataField, MasterRecordVersion, Operation, Step, StepMaterial
+from batchrecords.services._common import (
+    EDIT,
+    require_draft,
+    require_permission,
+    require_reason,
+    require_site,
+)
+from mes import audit
+from mes.errors import DomainError
+from mes.models import User
+
+_DECIMALS = {
+    "quantity",
+    "tolerance",
+    "target",
+    "alert_low",
+    "alert_high",
+    "action_low",
+    "action_high",
+}
+
+
+def _lock_draft(actor: User, version: MasterRecordVersion) -> MasterRecordVersion:
+    require_permission(actor, EDIT, "edit master records")
+    locked = (
+        MasterRecordVersion.objects.select_for_update()
+        .select_related("master__site")
+        .get(pk=version.pk)
+    )
+    require_site(actor, locked.master.site)
+    require_draft(locked)
+    return locked
+
+
+def _still_valid(version: MasterRecordVersion) -> None:
+    """The edited draft must still read as a valid document (empty operations aside)."""
+    document = export_version(version)
+    if document["operations"] and all(op["steps"] for op in document["operations"]):
+        check_document(document)
+
+
+def _next(queryset) -> int:
+    return (queryset.aggregate(n=Max("position"))["n"] or 0) + 1
+
+
+def _clean_values(values: dict, allowed: set[str]) -> dict:
+    unknown = set(values) - allowed
+    if unknown:
+        raise DomainError(
+            f"Unknown attributes: {', '.join(sorted(unknown))}.",
+            code="invalid",
+            fields={name: ["Unknown attribute."] for name in sorted(unknown)},
+        )
+    return {
+        k: (Decimal(str(v)) if k in _DECIMALS and v is not None else v) for k, v in values.items()
+    }
+
+
+def _save(record, actor: User, reason: str) -> None:
+    audit.stamp(record, user=actor, reason=reason)
+    record.save()
+
+
+@transaction.atomic
+def change_header(
+    *, actor: User, version: MasterRecordVersion, title: str, change_summary: str, reason: str
+) -> MasterRecordVersion:
+    version = _lock_draft(actor, version)
+    version.title, version.change_summary = (title or "").strip(), change_summary or ""
+    _save(version, actor, require_reason(reason))
+    return version
+
+
+@transaction.atomic
+def add_operation(*, actor: User, version: MasterRecordVersion, code: str, name: str) -> Operation:
+    version = _lock_draft(actor, version)
+    if version.operations.filter(code=code).exists():
+        raise DomainError(
+            f"Operation {code} already exists.",
+            code="duplicate",
+            fields={"code": ["Already exists."]},
+        )
+    operation = Operation(version=version, position=_next(version.operations), code=code, name=name)
+    _save(operation, actor, "Operation added to draft")
+    return operation
+
+
+@transaction.atomic
+def add_step(*, actor: User, operation: Operation, code: str, title: str, **attributes) -> Step:
+    _lock_draft(actor, operation.version)
+    if operation.steps.filter(code=code).exists():
+        raise DomainError(
+            f"Step {code} already exists in {operation.code}.",
+            code="duplicate",
+            fields={"code": ["Already exists."]},
+        )
+    values = _clean_values(attributes, set(STEP_DEFAULTS))
+    step = Step(
+        operation=operation,
+        position=_next(operation.steps),
+        code=code,
+        title=title,
+        **{**STEP_DEFAULTS, **values},
+    )
+    _save(step, actor, "Step added to draft")
+    _still_valid(operation.version)
+    return step
+
+
+@transaction.atomic
+def change_step(*, actor: User, step: Step, reason: str, **changes) -> Step:
+    """Change a draft step's attributes (title, instructions, flags, window...)."""
+    _lock_draft(actor, step.operation.version)
+    reason = require_reason(reason)
+    step = Step.objects.select_for_update().get(pk=step.pk)
+    for name, value in _clean_values(changes, {"title", *STEP_DEFAULTS}).items():
+        setattr(step, name, value)
+    _save(step, actor, reason)
+    _still_valid(step.operation.version)
+    return step
+
+
+@transaction.atomic
+def add_material(
+    *, actor: User, step: Step, material_code: str, quantity, unit: str, tolerance=0
+) -> StepMaterial:
+    _lock_draft(actor, step.operation.version)
+    row = StepMaterial(
+        step=step,
+        position=_next(step.materials),
+        material_code=material_code,
+        quantity=Decimal(str(quantity)),
+        unit=unit,
+        tolerance=Decimal(str(tolerance)),
+    )
+    _save(row, actor, "Material added to draft")
+    _still_valid(step.operation.version)
+    return row
+
+
+def _keys_before(step: Step, exclude: int | None = None) -> set[str]:
+    """Keys of the fields recorded before the end of ``step`` (a formula reads only those)."""
+    operation = step.operation
+    fields = DataField.objects.filter(
+        step__operation__version_id=operation.version_id
+    ).select_related("step__operation")
+    return {
+        f.key
+        for f in fields
+        if f.pk != exclude
+        and ((f.step.operation.position, f.step.position) <= (operation.position, step.position))
+    }
+
+
+def _check_field(data: dict, earlier: set[str]) -> None:
+    problems = field_errors({**FIELD_DEFAULTS, **data}, earlier)
+    for name, message in problems:
+        if name == "formula" and data.get("kind") == "calculated":
+            raise FormulaRefused(message, fields={"formula": [message]})
+    if problems:
+        fields: dict[str, list[str]] = {}
+        for name, message in problems:
+            fields.setdefault(name, []).append(message)
+        raise DomainError(problems[0][1], code="invalid_field", fields=fields)
+
+
+@transaction.atomic
+def add_data_field(
+    *, actor: User, step: Step, key: str, label: str, kind: str, **attributes
+) -> DataField:
+    """Add a field; a calculated field's formula may name only fields recorded before it."""
+    _lock_draft(actor, step.operation.version)
+    values = _clean_values(attributes, set(FIELD_DEFAULTS))
+    data = {**FIELD_DEFAULTS, **values, "key": key, "label": label, "kind": kind}
+    _check_field(data, _keys_before(step))
+    field = DataField(step=step, position=_next(step.fields), **data)
+    _save(field, actor, "Data field added to draft")
+    _still_valid(step.operation.version)
+    return field
+
+
+@transaction.atomic
+def change_data_field(*, actor: User, field: DataField, reason: str, **changes) -> DataField:
+    _lock_draft(actor, field.step.operation.version)
+    reason = require_reason(reason)
+    field = DataField.objects.select_for_update().get(pk=field.pk)
+    for name, value in _clean_values(changes, {"label", "kind", *FIELD_DEFAULTS}).items():
+        setattr(field, name, value)
+    data = {name: getattr(field, name) for name in ("key", "label", "kind", *FIELD_DEFAULTS)}
+    _check_field(data, _keys_before(field.step, exclude=field.pk) - {field.key})
+    _save(field, actor, reason)
+    _still_valid(field.step.operation.version)
+    return field

@@ -1,0 +1,119 @@
+"""The master records API: scoped reads, export, import as a draft (Idempotency-Key), a
+malformed document refused with the path of each error, and the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from batchrecords.exchange import export_version, schema
+from batchrecords.models import MasterRecordVersion, Step
+from tests.mes.factories import person
+from tests.permission_matrix import (
+    ALLOWED,
+    API,
+    NO_PERMISSION,
+    OTHER_SITE,
+    api_client,
+    assert_permission_matrix,
+)
+
+BASE = "/api/v1/batchrecords"
+
+
+def post(client, url, data, key=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(url, json.dumps(data), content_type="application/json", **headers)
+
+
+@pytest.fixture
+def outsider(other_site, roles):
+    return person("QA Reviewer", sites=[other_site], username="qa-far")
+
+
+@pytest.fixture
+def nobody(site, roles):
+    return person(None, sites=[site], username="nobody")
+
+
+@pytest.mark.req("MBR-API-001")
+@pytest.mark.parametrize(
+    "path", ["master-records/{master}/", "versions/{version}/", "versions/{version}/export/"]
+)
+def test_each_record_is_seen_only_at_its_site(effective, qa_user, outsider, nobody, path):
+    url = f"{BASE}/" + path.format(master=effective.master_id, version=effective.pk)
+    assert_permission_matrix(
+        api_client,
+        url,
+        {NO_PERMISSION: nobody, OTHER_SITE: outsider, ALLOWED: qa_user},
+        API,
+        error_body=True,
+    )
+
+
+@pytest.mark.req("MBR-API-001")
+def test_the_list_and_the_version_show_the_procedure(effective, qa_user, outsider):
+    assert api_client(outsider).get(f"{BASE}/master-records/").json()["results"] == []
+    masters = api_client(qa_user).get(f"{BASE}/master-records/").json()["results"]
+    assert [(m["product"], m["site"], [v["status"] for v in m["versions"]]) for m in masters] == [
+        ("CART-T1", "PLANT1", ["effective"])
+    ]
+    body = api_client(qa_user).get(f"{BASE}/versions/{effective.pk}/").json()
+    assert body["status"] == "effective" and body["approved_by"] == "qa1"
+    assert body["procedure"] == export_version(effective)
+    exported = api_client(qa_user).get(f"{BASE}/versions/{effective.pk}/export/")
+    assert exported.json() == export_version(effective)
+    assert "attachment" in exported["Content-Disposition"]
+
+
+@pytest.mark.req("MBR-API-001", "MBR-XCH-001")
+def test_an_import_arrives_as_a_draft_once_per_idempotency_key(author, site, product, document):
+    client = api_client(author)
+    body = {"site": site.code, "document": document}
+    first = post(client, f"{BASE}/imports/", body, key="imp-1")
+    assert first.status_code == 201, first.content
+    assert first.json()["status"] == "draft" and first.json()["number"] == 1
+    again = post(client, f"{BASE}/imports/", body, key="imp-1")
+    assert again.json()["id"] == first.json()["id"]
+    assert MasterRecordVersion.objects.count() == 1
+    exported = client.get(f"{BASE}/versions/{first.json()['id']}/export/").json()
+    second = post(client, f"{BASE}/imports/", {"site": site.code, "document": exported})
+    assert client.get(f"{BASE}/versions/{second.json()['id']}/export/").json() == exported
+
+
+@pytest.mark.req("MBR-XCH-002")
+def test_a_malformed_import_is_a_400_naming_each_path(author, site, product, document):
+    document["operations"][0]["steps"][0]["critical"] = "yes"
+    document["operations"][1]["code"] = "RECEIPT"
+    response = post(
+        api_client(author), f"{BASE}/imports/", {"site": site.code, "document": document}
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_master_record"
+    assert list(body["fields"]) == ["$.operations[0].steps[0].critical"]
+    assert (MasterRecordVersion.objects.count(), Step.objects.count()) == (0, 0)
+
+
+@pytest.mark.req("MBR-API-001")
+def test_an_import_is_refused_without_the_authoring_permission_or_at_another_site(
+    site, other_site, product, document, roles
+):
+    operator = person("Operator", sites=[site], username="op-x")
+    response = post(
+        api_client(operator), f"{BASE}/imports/", {"site": site.code, "document": document}
+    )
+    assert response.status_code == 403
+    author = person("Supervisor", sites=[site], username="sup-x")
+    response = post(
+        api_client(author), f"{BASE}/imports/", {"site": other_site.code, "document": document}
+    )
+    assert response.status_code == 404
+    assert MasterRecordVersion.objects.count() == 0
+
+
+@pytest.mark.req("MBR-XCH-003")
+def test_the_api_serves_the_published_schema(qa_user):
+    response = api_client(qa_user).get(f"{BASE}/schema/")
+    assert response.status_code == 200 and response.json() == schema()

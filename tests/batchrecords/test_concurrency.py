@@ -1,0 +1,75 @@
+"""Two QA reviewers approving at the same moment: the versions of a master record are locked
+together, so exactly one version is effective afterwards."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from batchrecords.models import MasterRecordVersion
+from batchrecords.services import versions as lifecycle
+from mes.errors import DomainError
+from mes.models import ElectronicSignature
+from tests.mes.factories import PASSWORD
+
+
+def _race(calls) -> list[str]:
+    start = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+
+    def run(call):
+        try:
+            start.wait()
+            call()
+            outcomes.append("approved")
+        except DomainError as error:
+            outcomes.append(error.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(outcomes)
+
+
+@pytest.mark.postgres
+@pytest.mark.req("MBR-LIFE-002:supersede", "MBR-LIFE-007")
+def test_two_approvals_of_one_version_at_once_sign_it_once(
+    transactional_db, in_review, qa_user, other_qa
+):
+    outcomes = _race(
+        [
+            lambda who=who: lifecycle.approve_version(
+                actor=who, password=PASSWORD, version=in_review
+            )
+            for who in (qa_user, other_qa)
+        ]
+    )
+    assert outcomes == ["approved", "transition_refused"]
+    assert MasterRecordVersion.objects.get(pk=in_review.pk).status == "effective"
+    assert ElectronicSignature.objects.filter(meaning="approved").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.req("MBR-LIFE-002:supersede", "MBR-LIFE-007")
+def test_two_versions_approved_at_once_leave_one_effective(
+    transactional_db, effective, author, qa_user, other_qa
+):
+    second = lifecycle.new_version_from(actor=author, source=effective)
+    third = lifecycle.new_version_from(actor=author, source=effective)
+    for version in (second, third):
+        lifecycle.submit_for_review(actor=author, version=version)
+    outcomes = _race(
+        [
+            lambda: lifecycle.approve_version(actor=qa_user, password=PASSWORD, version=second),
+            lambda: lifecycle.approve_version(actor=other_qa, password=PASSWORD, version=third),
+        ]
+    )
+    assert outcomes == ["approved", "approved"]
+    statuses = sorted(MasterRecordVersion.objects.values_list("status", flat=True))
+    assert statuses == ["effective", "superseded", "superseded"]

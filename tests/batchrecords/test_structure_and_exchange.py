@@ -1,0 +1,266 @@
+"""The procedure's structure, its rules, the JSON document (export, import, the schema) and
+the diff between versions."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from batchrecords.diff import diff_documents, diff_versions
+from batchrecords.exchange import SCHEMA_PATH, export_version
+from batchrecords.formulas import evaluate
+from batchrecords.markdown import render_instructions
+from batchrecords.models import DataField, MasterRecordVersion, Step, StepMaterial
+from batchrecords.services import authoring
+from batchrecords.services import versions as lifecycle
+from tests.refusals import refused
+
+
+def _counts():
+    return (
+        MasterRecordVersion.objects.count(),
+        Step.objects.count(),
+        DataField.objects.count(),
+        MasterRecordVersion.history.count(),
+        Step.history.count(),
+    )
+
+
+@pytest.mark.req("MBR-STRUCT-001")
+def test_every_attribute_of_a_step_is_kept(imported):
+    step = Step.objects.get(operation__version=imported, code="T01")
+    assert (
+        step.expected_minutes,
+        step.window_min_minutes,
+        step.window_max_minutes,
+        step.parallel_group,
+    ) == (20, 60, 120, "PREP")
+    dose = Step.objects.get(operation__version=imported, code="T02")
+    assert dose.second_person_verification and dose.na_allowed
+    assert dose.equipment_type_code == "BSC"
+    receipt = Step.objects.get(operation__version=imported, code="R01")
+    assert receipt.patient_label_scan and receipt.critical
+    assert receipt.required_qualifications == ["GOWN-B"]
+    material = StepMaterial.objects.get(step=dose)
+    assert (material.material_code, material.quantity, material.unit, material.tolerance) == (
+        "LV-CD19",
+        Decimal("2.5"),
+        "mL",
+        Decimal("0.25"),
+    )
+    vcc = DataField.objects.get(step=step, key="vcc")
+    assert (
+        vcc.kind,
+        vcc.unit,
+        vcc.target,
+        vcc.alert_low,
+        vcc.alert_high,
+        vcc.action_low,
+        vcc.action_high,
+    ) == ("number", "10^6/mL", Decimal("1.5"), 1, 2, Decimal("0.5"), 3)
+    kinds = set(
+        DataField.objects.filter(step__operation__version=imported).values_list("kind", flat=True)
+    )
+    assert kinds == set(DataField.Kind.values)
+    assert DataField.objects.get(key="method").options == ["Manual", "Pump"]
+
+
+@pytest.mark.req("MBR-STRUCT-002")
+def test_instructions_are_sanitised_markdown():
+    html = render_instructions(
+        "**Check** the seal <script>alert(1)</script> "
+        "<img src=x onerror=alert(1)> [go](javascript:alert(1))"
+    )
+    assert "<strong>Check</strong>" in html
+    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
+
+
+@pytest.mark.req("MBR-STRUCT-003:formula")
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "vcc * unknown",
+        "__import__('os').system('x')",
+        "vcc.__class__",
+        "vcc.real",
+        "'abc' * 3",
+        "min(vcc, key=abs)",
+        "open('x')",
+        "vcc +",
+        "remarks_later",
+    ],
+)
+def test_a_formula_naming_unknown_fields_or_code_is_refused(imported, author, formula):
+    step = Step.objects.get(operation__version=imported, code="T01")
+    before = _counts()
+    with refused("invalid_formula", field="formula"):
+        authoring.add_data_field(
+            actor=author, step=step, key="calc", label="Calc", kind="calculated", formula=formula
+        )
+    assert _counts() == before
+
+
+@pytest.mark.req("MBR-STRUCT-003:formula")
+def test_a_formula_reads_only_fields_recorded_before_it(imported, author):
+    receipt = Step.objects.get(operation__version=imported, code="R01")
+    with refused("invalid_formula", match="unknown fields: vcc"):
+        authoring.add_data_field(
+            actor=author,
+            step=receipt,
+            key="early",
+            label="Early",
+            kind="calculated",
+            formula="vcc * 2",
+        )
+    dose = Step.objects.get(operation__version=imported, code="T02")
+    field = authoring.add_data_field(
+        actor=author,
+        step=dose,
+        key="cells",
+        label="Cells",
+        kind="calculated",
+        unit="10^6",
+        formula="vcc * volume",
+    )
+    assert field.formula == "vcc * volume"
+
+
+@pytest.mark.req("MBR-STRUCT-003:limits")
+@pytest.mark.parametrize(
+    ("attrs", "field"),
+    [
+        ({"kind": "number", "alert_low": 5, "action_low": 6}, "target"),
+        ({"kind": "number", "target": 10, "alert_high": 9}, "target"),
+        ({"kind": "text", "target": 1}, "target"),
+        ({"kind": "choice", "options": ["Only"]}, "options"),
+        ({"kind": "text", "options": ["A", "B"]}, "options"),
+        ({"kind": "number", "formula": "vcc"}, "formula"),
+    ],
+)
+def test_field_rules_are_checked_when_authored(imported, author, attrs, field):
+    step = Step.objects.get(operation__version=imported, code="T01")
+    before = _counts()
+    kind = attrs.pop("kind")
+    with refused("invalid_field", field=field):
+        authoring.add_data_field(
+            actor=author, step=step, key="newfield", label="New", kind=kind, **attrs
+        )
+    assert _counts() == before
+
+
+@pytest.mark.req("MBR-STRUCT-003:evaluate")
+def test_a_formula_evaluates_over_recorded_values():
+    value = evaluate(
+        "5 * vcc * volume / titer",
+        {"vcc": Decimal("1.2"), "volume": Decimal("100"), "titer": Decimal("20")},
+    )
+    assert value == Decimal("30.0")
+
+
+@pytest.mark.req("MBR-XCH-001")
+def test_export_import_export_gives_an_identical_document(imported, author, site):
+    first = export_version(imported)
+    copy = lifecycle.import_document(
+        actor=author, site=site, document=json.loads(json.dumps(first))
+    )
+    assert copy.pk != imported.pk and copy.number == 2
+    assert export_version(copy) == first
+
+
+@pytest.mark.req("MBR-XCH-001")
+def test_the_demo_record_round_trips(author, site, product):
+    from batchrecords.demo import DOCUMENT
+
+    document = {**DOCUMENT, "product": product.code}
+    version = lifecycle.import_document(actor=author, site=site, document=document)
+    first = export_version(version)
+    again = lifecycle.import_document(actor=author, site=site, document=first)
+    assert export_version(again) == first
+    assert sum(len(op["steps"]) for op in first["operations"]) == 40
+
+
+@pytest.mark.req("MBR-XCH-002")
+def test_a_malformed_document_is_refused_with_the_path_of_each_error(
+    author, site, product, document
+):
+    document["operations"][1]["steps"][0]["code"] = "bad code"
+    document["operations"][1]["steps"][1]["materials"][0]["quantity"] = -1
+    document["operations"][0]["steps"][0]["fields"][0]["kind"] = "colour"
+    del document["title"]
+    before = _counts()
+    with refused("invalid_master_record") as info:
+        lifecycle.import_document(actor=author, site=site, document=document)
+    assert set(info.value.fields) == {
+        "$",
+        "$.operations[1].steps[0].code",
+        "$.operations[1].steps[1].materials[0].quantity",
+        "$.operations[0].steps[0].fields[0].kind",
+    }
+    assert _counts() == before
+
+
+@pytest.mark.req("MBR-XCH-002")
+def test_rules_beyond_the_schema_are_refused_with_their_paths(author, site, product, document):
+    document["operations"][1]["steps"][1]["code"] = "T01"
+    document["operations"][1]["steps"][1]["fields"][1]["formula"] = "vcc * nothing"
+    document["operations"][1]["steps"][0]["window_max_minutes"] = 10
+    before = _counts()
+    with refused("invalid_master_record") as info:
+        lifecycle.import_document(actor=author, site=site, document=document)
+    assert set(info.value.fields) == {
+        "$.operations[1].steps[1].code",
+        "$.operations[1].steps[1].fields[1].formula",
+        "$.operations[1].steps[0].window_max_minutes",
+    }
+    assert _counts() == before
+
+
+@pytest.mark.req("MBR-XCH-003")
+def test_the_schema_file_is_a_valid_json_schema_that_accepts_every_export(imported):
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(export_version(imported), schema)
+
+
+@pytest.mark.req("MBR-DIFF-001")
+def test_the_diff_lists_steps_and_fields_added_removed_and_changed(effective, author):
+    draft = lifecycle.new_version_from(actor=author, source=effective)
+    t01 = Step.objects.get(operation__version=draft, code="T01")
+    authoring.change_step(actor=author, step=t01, expected_minutes=30, reason="Longer count")
+    vcc = DataField.objects.get(step=t01, key="vcc")
+    authoring.change_data_field(actor=author, field=vcc, action_high=4, reason="Wider")
+    new_step = authoring.add_step(
+        actor=author, operation=t01.operation, code="T03", title="Incubate"
+    )
+    authoring.add_data_field(
+        actor=author, step=new_step, key="temp", label="Temp", kind="number", unit="°C"
+    )
+    found = {(d.kind, d.key, d.status): d.changes for d in diff_versions(effective, draft)}
+    assert set(found) == {
+        ("version", "", "changed"),
+        ("step", "TRANSDUCE.T01", "changed"),
+        ("field", "TRANSDUCE.T01 vcc", "changed"),
+        ("step", "TRANSDUCE.T03", "added"),
+    }
+    step_changes = found[("step", "TRANSDUCE.T01", "changed")]
+    assert [(c.attribute, c.old, c.new) for c in step_changes] == [("expected_minutes", 20, 30)]
+    field_changes = found[("field", "TRANSDUCE.T01 vcc", "changed")]
+    assert [(c.attribute, c.old, c.new) for c in field_changes] == [("action_high", 3, 4)]
+    backwards = {(d.kind, d.key, d.status) for d in diff_versions(draft, effective)}
+    assert ("step", "TRANSDUCE.T03", "removed") in backwards
+
+
+@pytest.mark.req("MBR-DIFF-001")
+def test_the_diff_matches_steps_by_code_not_position(document):
+    moved = json.loads(json.dumps(document))
+    steps = moved["operations"][1]["steps"]
+    steps.reverse()
+    moved["operations"][1]["steps"][1]["fields"].pop()  # T01 (now second) loses "titer"
+    found = {(d.kind, d.key, d.status) for d in diff_documents(document, moved)}
+    assert ("step", "TRANSDUCE.T01", "changed") in found
+    assert ("step", "TRANSDUCE.T02", "changed") in found
+    assert not any(status in ("added", "removed") and kind == "step" for kind, _, status in found)
