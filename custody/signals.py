@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # Sent with ``order`` (the cancelled Order, locked), ``actor`` and ``reason`` when an order
 # is cancelled; scheduling frees the order's booking.
 order_cancelled = Signal()
+
+# Sent with ``order`` (locked), ``actor`` and ``reason`` when an order moves into
+# manufacturing; scheduling releases the reagents its booking had reserved (they are issued
+# at the point of use from now on).
+order_entered_manufacturing = Signal()

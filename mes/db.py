@@ -45,6 +45,7 @@ APPEND_ONLY_MODELS: dict[str, str | None] = {
     "custody.temperaturereading": None,
     "custody.excursiondeviation": "reported_at",
     "scheduling.logbookentry": "recorded_at",
+    "scheduling.bookingconfirmation": "confirmed_at",
 }
 HISTORY_WRITTEN_AT = "history_date"
 

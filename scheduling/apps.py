@@ -25,6 +25,7 @@ class SchedulingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     # The planner's and supervisor's entry (QA and the QP reach suites from their records).
+    nav_group = "Production"
     nav = [("Suites", "scheduling:suite-list", "scheduling.change_booking")]
 
     role_permissions = {
@@ -53,9 +54,12 @@ class SchedulingConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from custody.signals import order_cancelled
+        from custody.signals import order_cancelled, order_entered_manufacturing
 
         order_cancelled.connect(_free_booking, dispatch_uid="scheduling-free-booking")
+        order_entered_manufacturing.connect(
+            _release_reagents, dispatch_uid="scheduling-release-reagents"
+        )
 
 
 def _free_booking(sender, *, order, actor, reason, **kwargs) -> None:
@@ -63,3 +67,11 @@ def _free_booking(sender, *, order, actor, reason, **kwargs) -> None:
     from scheduling.services.bookings import free_booking_of_cancelled_order
 
     free_booking_of_cancelled_order(order=order, actor=actor, reason=reason)
+
+
+def _release_reagents(sender, *, order, actor, reason, **kwargs) -> None:
+    """An order in manufacturing draws its reagents at the point of use: its booking's
+    reservations are released, in the same transaction."""
+    from scheduling.services.bookings import release_reservations_of_order_in_manufacturing
+
+    release_reservations_of_order_in_manufacturing(order=order, actor=actor, reason=reason)

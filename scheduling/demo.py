@@ -34,10 +34,12 @@ TYPES = [
     ("CRF", "Controlled-rate freezer"),
 ]
 DURATION = 8
+# One need a day: a rostered person covers one need of a day, and the demo rosters one
+# operator per suite and day.
 STAFFING = (
     [(1, "CELL-SEL", 1), (2, "ACT-TRANS", 1)]
-    + [(day, "EXPANSION", 1) for day in range(3, DURATION)]
-    + [(DURATION, "HARVEST-FILL", 1), (DURATION, "CRYO", 1)]
+    + [(day, "EXPANSION", 1) for day in range(3, DURATION - 1)]
+    + [(DURATION - 1, "HARVEST-FILL", 1), (DURATION, "CRYO", 1)]
 )
 MATERIALS = [
     ("LV-CD19", "2.5"),

@@ -7,17 +7,21 @@ reason, never only the first:
   hold or maintenance window overlapping the days;
 * ``suite_holding_deviation``: an open critical deviation holds the suite (deviations);
 * ``operators_not_certified``: on a process day, fewer rostered people than needed are
-  certified (training gate, with gowning for the suite's grade) for a qualification;
+  certified (training gate, with gowning for the suite's grade) for a qualification; one
+  person covers one need of a day, so the day's needs take that many distinct people;
 * ``equipment_missing``: fewer pieces of a needed type in service in the suite than needed;
 * ``equipment_calibration_due``: a piece's calibration falls due before the last day;
 * ``equipment_not_clean``: a piece is not clean, or its clean hold ends before the last day;
 * ``reagent_short``: released lots unexpired through the last day, less what other bookings
-  reserved, do not cover a material (not asked once manufacturing has started);
+  reserved, do not cover a material (not asked once manufacturing has started; reservations
+  of bookings whose order is in manufacturing, or whose days are over, hold nothing);
 * ``starts_before_receipt``: manufacturing would start before the material's planned receipt
   (not asked once the material is received);
 * ``release_after_target``: the predicted release date is after the product's target.
 
-The predicted release date is the last manufacturing day plus the product's QC release days.
+The predicted release date is the last manufacturing day plus the product's QC release days;
+the vein-to-vein clock starts on the day the material was collected (the custody event's day
+once there is one, the planned day before).
 """
 
 from __future__ import annotations
@@ -27,29 +31,43 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from custody.models import Order
-from deviations.selectors import suite_on_hold
-from reagents.models import LotStatus, ReagentLot
-from scheduling.models import (
-    ACTIVE_BOOKING,
-    Booking,
-    Equipment,
-    ProcessPlan,
-    ReagentReservation,
-    RosterEntry,
-    Suite,
-    SuiteHold,
+from scheduling.models import Booking, Equipment, ProcessPlan, Suite, SuiteHold
+from scheduling.windows import (
+    IN_MANUFACTURING_OR_LATER,
+    NOT_COLLECTED,
+    RECEIVED_OR_LATER,
+    Stock,
+    Window,
+    collection_date,
+    collection_dates,
+    free_stock,
+    load_stock,
+    load_window,
+    plans_for,
 )
-from training.services.gate import check_certified_many
 
-_S = Order.Status
-IN_MANUFACTURING_OR_LATER = frozenset(
-    {_S.IN_MANUFACTURING, _S.RELEASED, _S.SHIPPED, _S.DELIVERED, _S.INFUSED}
-)
-RECEIVED_OR_LATER = IN_MANUFACTURING_OR_LATER | {_S.RECEIVED}
+__all__ = [
+    "IN_MANUFACTURING_OR_LATER",
+    "NOT_COLLECTED",
+    "RECEIVED_OR_LATER",
+    "Feasibility",
+    "Problem",
+    "Stock",
+    "Window",
+    "assess",
+    "collection_date",
+    "collection_dates",
+    "days",
+    "free_stock",
+    "load_stock",
+    "load_window",
+    "plan_for",
+    "plans_for",
+    "release_dates",
+]
 
 
 @dataclass(frozen=True)
@@ -122,12 +140,22 @@ def release_dates(plan: ProcessPlan, collection: dt.date, end: dt.date) -> tuple
 
 
 def assess(
-    *, order: Order, suite: Suite, start: dt.date, plan: ProcessPlan, booking: Booking | None = None
+    *,
+    order: Order,
+    suite: Suite,
+    start: dt.date,
+    plan: ProcessPlan,
+    booking: Booking | None = None,
+    window: Window | None = None,
 ) -> Feasibility:
     """Every problem of running ``order``'s process in ``suite`` from ``start``. ``booking``:
-    the booking being assessed (its own days, lane and reservations do not count against it)."""
+    the booking being assessed (its own days, lane and reservations do not count against it).
+    ``window``: what is known of the suite over these days (a page assessing many bookings
+    loads it once with :func:`load_window`)."""
     end = plan.end_for(start)
-    collection = order.planned_collection_date
+    if window is None:
+        window = load_window(suite=suite, start=start, end=end, plans=[plan], orders=[order])
+    collection = window.collections[order.pk]
     predicted, target = release_dates(plan, collection, end)
     result = Feasibility(
         suite=suite,
@@ -139,14 +167,14 @@ def assess(
         target_release=target,
     )
     problems = result.problems
-    problems += _suite_problems(suite, start, end, booking)
-    problems += _staffing_problems(plan, suite, start, end)
-    problems += _equipment_problems(plan, suite, end)
+    problems += _suite_problems(window, start, end, booking)
+    problems += _staffing_problems(plan, window, start, end)
+    problems += _equipment_problems(plan, window, end)
     # Once the material is at the plant, its receipt is no longer a plan; once manufacturing
     # has started, its reagents are issued at the point of use, not reserved.
     started = order.status in IN_MANUFACTURING_OR_LATER
     if not started:
-        problems += _reagent_problems(plan, suite.site, end, booking)
+        problems += _reagent_problems(plan, window.stock, end, booking)
     earliest = plan.earliest_start(collection)
     if start < earliest and order.status not in RECEIVED_OR_LATER:
         problems.append(
@@ -171,7 +199,8 @@ def assess(
     return result
 
 
-def _suite_problems(suite: Suite, start, end, booking) -> list[Problem]:
+def _suite_problems(window: Window, start, end, booking) -> list[Problem]:
+    suite = window.suite
     problems = []
     status_codes = {
         Suite.Status.ON_HOLD: "suite_on_hold",
@@ -188,12 +217,11 @@ def _suite_problems(suite: Suite, start, end, booking) -> list[Problem]:
     zone = suite.site.zone
     window_start = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
     window_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
-    holds = SuiteHold.objects.filter(
-        Q(ends_at__isnull=True) | Q(ends_at__gt=window_start),
-        suite=suite,
-        status=SuiteHold.Status.ACTIVE,
-        starts_at__lt=window_end,
-    )
+    holds = [
+        hold
+        for hold in window.holds
+        if (hold.ends_at is None or hold.ends_at > window_start) and hold.starts_at < window_end
+    ]
     for hold in holds:
         code = (
             "suite_in_maintenance" if hold.kind == SuiteHold.Kind.MAINTENANCE else "suite_on_hold"
@@ -212,19 +240,19 @@ def _suite_problems(suite: Suite, start, end, booking) -> list[Problem]:
                 timezone.localtime(hold.starts_at, zone).date(),
             )
         )
-    if suite_on_hold(suite):
+    if window.held_by_deviation:
         problems.append(
             Problem(
                 "suite_holding_deviation", f"An open critical deviation holds suite {suite.code}."
             )
         )
-    others = (
-        Booking.objects.filter(suite=suite, status__in=ACTIVE_BOOKING)
-        .overlapping(start, end)
-        .select_related("order__patient")
-    )
-    if booking is not None and booking.pk:
-        others = others.exclude(pk=booking.pk)
+    others = [
+        other
+        for other in window.bookings
+        if other.start_date <= end
+        and other.end_date >= start
+        and not (booking is not None and other.pk == booking.pk)
+    ]
     taken: dict[dt.date, list[Booking]] = defaultdict(list)
     for other in others:
         for day in days(max(start, other.start_date), min(end, other.end_date)):
@@ -244,52 +272,87 @@ def _suite_problems(suite: Suite, start, end, booking) -> list[Problem]:
     return problems
 
 
-def _staffing_problems(plan: ProcessPlan, suite: Suite, start, end) -> list[Problem]:
+def _staffing_problems(plan: ProcessPlan, window: Window, start, end) -> list[Problem]:
+    suite = window.suite
     needs: dict[int, list] = defaultdict(list)
     for need in plan.staffing.all():
         needs[need.day].append(need)
     if not needs:
         return []
-    rostered: dict[dt.date, dict[int, object]] = defaultdict(dict)
-    for entry in RosterEntry.objects.filter(
-        suite=suite, day__range=(start, end), status=RosterEntry.Status.ACTIVE
-    ).select_related("person"):
-        rostered[entry.day][entry.person_id] = entry.person
+    rostered, checked = window.rostered, window.certified
+    span = days(start, end)
     problems = []
-    for number, day in enumerate(days(start, end), start=1):
-        people = list(rostered[day].values())
-        for need in needs.get(number, []):
+    for number, day in enumerate(span, start=1):
+        day_needs = needs.get(number, [])
+        if not day_needs:
+            continue
+        people = list(rostered.get(day, {}))
+        able: dict[str, set[int]] = {}
+        why: dict[str, list[str]] = {}
+        for need in day_needs:
             code = need.qualification.code
-            certified, why = 0, []
-            if people:
-                results = check_certified_many(
-                    people=people,
-                    qualification_codes=[code],
-                    site=suite.site,
-                    at=day,
-                    cleanroom_grade=suite.grade,
+            results = [checked[(day, code)][pk] for pk in people] if people else []
+            able[code] = {r.person.pk for r in results if r.certified}
+            why[code] = [r.message() for r in results if not r.certified]
+        # One person covers one need of the day: the needs take distinct people.
+        slots = [need for need in day_needs for _ in range(need.operators)]
+        filled = _cover([able[need.qualification.code] for need in slots])
+        for need in day_needs:
+            code = need.qualification.code
+            covered = sum(
+                1
+                for slot, who in zip(slots, filled, strict=True)
+                if slot is need and who is not None
+            )
+            if covered >= need.operators:
+                continue
+            certified = len(able[code])
+            detail = (" " + " ".join(why[code])) if why[code] else ""
+            if certified >= need.operators:
+                detail += (
+                    f" One person covers one need a day; only {covered} of them are free for it."
                 )
-                certified = sum(1 for r in results.values() if r.certified)
-                why = [r.message() for r in results.values() if not r.certified]
-            if certified < need.operators:
-                detail = (" " + " ".join(why)) if why else ""
-                problems.append(
-                    Problem(
-                        "operators_not_certified",
-                        f"Day {number} ({day.isoformat()}): {need.operators} certified operator(s) "
-                        f"for {code} needed in {suite.code}, {certified} of {len(people)} rostered "
-                        f"are.{detail}",
-                        day,
-                    )
+            problems.append(
+                Problem(
+                    "operators_not_certified",
+                    f"Day {number} ({day.isoformat()}): {need.operators} certified operator(s) "
+                    f"for {code} needed in {suite.code}, {certified} of {len(people)} rostered "
+                    f"are.{detail}",
+                    day,
                 )
+            )
     return problems
 
 
-def _equipment_problems(plan: ProcessPlan, suite: Suite, end) -> list[Problem]:
+def _cover(slots: list[set[int]]) -> list[int | None]:
+    """Distinct people for the slots (each slot: who may fill it), as many slots filled as
+    can be (a maximum bipartite matching by augmenting paths; a day has a handful)."""
+    holder: dict[int, int] = {}
+
+    def place(slot: int, seen: set[int]) -> bool:
+        for person in slots[slot]:
+            if person in seen:
+                continue
+            seen.add(person)
+            if person not in holder or place(holder[person], seen):
+                holder[person] = slot
+                return True
+        return False
+
+    for slot in range(len(slots)):
+        place(slot, set())
+    filled: list[int | None] = [None] * len(slots)
+    for person, slot in holder.items():
+        filled[slot] = person
+    return filled
+
+
+def _equipment_problems(plan: ProcessPlan, window: Window, end) -> list[Problem]:
+    suite = window.suite
     zone = suite.site.zone
     through = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     by_type: dict[int, list[Equipment]] = defaultdict(list)
-    for piece in Equipment.objects.filter(suite=suite, status=Equipment.Status.IN_SERVICE):
+    for piece in window.equipment:
         by_type[piece.equipment_type_id].append(piece)
     problems = []
     for need in plan.equipment.all():
@@ -344,43 +407,15 @@ def _equipment_problems(plan: ProcessPlan, suite: Suite, end) -> list[Problem]:
     return problems
 
 
-def free_stock(
-    site, material_ids, through: dt.date, booking: Booking | None = None
-) -> dict[int, list[tuple[ReagentLot, Decimal]]]:
-    """For each material, the released lots at ``site`` unexpired through ``through`` with
-    their stock not reserved by other active bookings (first to expire first)."""
-    lots = list(
-        ReagentLot.objects.filter(
-            site=site,
-            material_id__in=material_ids,
-            status=LotStatus.RELEASED,
-            expiry_date__gte=through,
-            quantity_on_hand__gt=0,
-        ).order_by("expiry_date", "pk")
-    )
-    reservations = ReagentReservation.objects.filter(
-        lot__in=lots, status=ReagentReservation.Status.ACTIVE, booking__status__in=ACTIVE_BOOKING
-    )
-    if booking is not None and booking.pk:
-        reservations = reservations.exclude(booking=booking)
-    reserved = dict(reservations.values_list("lot_id").annotate(total=Sum("quantity")))
-    free: dict[int, list[tuple[ReagentLot, Decimal]]] = defaultdict(list)
-    for lot in lots:
-        left = lot.quantity_on_hand - reserved.get(lot.pk, Decimal(0))
-        if left > 0:
-            free[lot.material_id].append((lot, left))
-    return free
-
-
 def _amount(quantity: Decimal) -> str:
     return format(quantity.normalize(), "f")
 
 
-def _reagent_problems(plan: ProcessPlan, site, end, booking) -> list[Problem]:
+def _reagent_problems(plan: ProcessPlan, stock: Stock, end, booking) -> list[Problem]:
     needs = list(plan.materials.all())
     if not needs:
         return []
-    free = free_stock(site, [n.material_id for n in needs], end, booking)
+    free = stock.free([n.material_id for n in needs], end, booking)
     problems = []
     for need in needs:
         available = sum((left for _, left in free.get(need.material_id, [])), Decimal(0))

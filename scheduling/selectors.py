@@ -11,7 +11,14 @@ from django.utils import timezone
 from custody.models import Order
 from deviations.selectors import held_subject_ids, suite_on_hold
 from scheduling import feasibility
-from scheduling.models import ACTIVE_BOOKING, Booking, Equipment, LogbookEntry, Suite, SuiteHold
+from scheduling.models import (
+    Booking,
+    BookingStatus,
+    Equipment,
+    LogbookEntry,
+    Suite,
+    SuiteHold,
+)
 
 
 def suite_is_available(suite: Suite, at: dt.datetime | None = None) -> bool:
@@ -64,6 +71,10 @@ def logbook_for(user):
     )
 
 
+def holds_for(user):
+    return SuiteHold.objects.visible_to(user).select_related("suite", "placed_by")
+
+
 def bookings_for(user):
     return (
         Booking.objects.visible_to(user)
@@ -75,7 +86,7 @@ def bookings_for(user):
 @dataclass(frozen=True)
 class Prediction:
     order: Order
-    basis: str  # "booking": from the active booking; "plan": earliest possible start
+    basis: str  # "booking": from its latest booking not cancelled; "plan": earliest start
     start_date: dt.date
     end_date: dt.date
     predicted_release: dt.date
@@ -88,19 +99,28 @@ class Prediction:
 
 
 def prediction_for(order: Order) -> Prediction | None:
-    """When ``order``'s product will be released: its booking's last day plus the product's QC
-    release days; without a booking, from the earliest possible start. None: the product
-    has no process plan."""
+    """When ``order``'s product will be released: its latest booking's last day (active or
+    completed) plus the product's QC release days; without one, from the earliest possible
+    start. The target counts from the day the material was collected (the custody event's).
+    None: the order is cancelled, or the product has no process plan."""
+    if order.status == Order.Status.CANCELLED:
+        return None
     plan = feasibility.plan_for(order)
     if plan is None:
         return None
-    booking = Booking.objects.filter(order=order, status__in=ACTIVE_BOOKING).order_by("-pk").first()
+    collection = feasibility.collection_date(order)
+    booking = (
+        Booking.objects.filter(order=order)
+        .exclude(status=BookingStatus.CANCELLED)
+        .order_by("-pk")
+        .first()
+    )
     if booking is not None:
         start, end, basis = booking.start_date, booking.end_date, "booking"
     else:
-        start = plan.earliest_start(order.planned_collection_date)
+        start = plan.earliest_start(collection)
         end, basis = plan.end_for(start), "plan"
-    predicted, target = feasibility.release_dates(plan, order.planned_collection_date, end)
+    predicted, target = feasibility.release_dates(plan, collection, end)
     return Prediction(
         order=order,
         basis=basis,

@@ -33,23 +33,43 @@ def suite_detail(request, pk: int):
         raise Http404("No such suite.")
     today = timezone.localtime(timezone.now(), suite.site.zone).date()
     equipment = list(suite.equipment.select_related("equipment_type").order_by("identifier"))
-    bookings = []
-    for booking in (
+    upcoming = list(
         selectors.bookings_for(request.user)
         .filter(suite=suite, status__in=ACTIVE_BOOKING, end_date__gte=today)
         .order_by("start_date", "lane")
-    ):
-        plan = feasibility.plan_for(booking.order)
-        found = None
-        if plan is not None:
-            found = feasibility.assess(
-                order=booking.order,
-                suite=suite,
-                start=booking.start_date,
-                plan=plan,
-                booking=booking,
+    )
+    bookings = [(booking, None) for booking in upcoming]
+    plans = feasibility.plans_for([booking.order for booking in upcoming])
+    assessed = [b for b in upcoming if b.order.patient.product_id in plans]
+    if assessed:
+        # One load of the suite over all the bookings' days: the page's queries do not grow
+        # with its bookings.
+        window = feasibility.load_window(
+            suite=suite,
+            start=min(b.start_date for b in assessed),
+            end=max(
+                max(b.end_date, plans[b.order.patient.product_id].end_for(b.start_date))
+                for b in assessed
+            ),
+            plans=plans.values(),
+            orders=[b.order for b in assessed],
+        )
+        bookings = [
+            (
+                booking,
+                feasibility.assess(
+                    order=booking.order,
+                    suite=suite,
+                    start=booking.start_date,
+                    plan=plans[booking.order.patient.product_id],
+                    booking=booking,
+                    window=window,
+                )
+                if booking in assessed
+                else None,
             )
-        bookings.append((booking, found))
+            for booking in upcoming
+        ]
     logbook = Paginator(selectors.logbook_for(request.user).filter(suite=suite), 50).get_page(
         request.GET.get("page")
     )

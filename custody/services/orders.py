@@ -28,7 +28,7 @@ from custody.models import (
 )
 from custody.models.custody import ORDER_STATUS_AFTER
 from custody.models.patients import ALLOWED, JOURNEY, can_move
-from custody.signals import order_cancelled
+from custody.signals import order_cancelled, order_entered_manufacturing
 from mes import audit
 from mes.errors import Conflict, DomainError, PermissionRefused, ReasonForChangeRequired
 from mes.models import Site, User
@@ -263,6 +263,8 @@ def _move_order(*, actor: User, order: Order, status: str, reason: str) -> Order
         patient.save()
     if status == Order.Status.CANCELLED:
         order_cancelled.send(sender=Order, order=order, actor=actor, reason=reason)
+    if status == Order.Status.IN_MANUFACTURING:
+        order_entered_manufacturing.send(sender=Order, order=order, actor=actor, reason=reason)
     return order
 
 

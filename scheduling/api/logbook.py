@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from mes.api.idempotency import idempotent
@@ -14,6 +15,7 @@ from scheduling.api.serializers import (
     LogbookEntrySerializer,
     LogbookWriteSerializer,
     MaintenanceRequestSerializer,
+    SignedReasonSerializer,
     SuiteHoldSerializer,
 )
 from scheduling.models import LogbookEntry, SuiteHold
@@ -52,7 +54,7 @@ class LogbookViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data = incoming.validated_data
         entry = _write_logbook(request, data)
         return Response(
-            LogbookEntrySerializer(self.get_queryset().get(pk=entry.pk)).data,
+            LogbookEntrySerializer(selectors.logbook_for(request.user).get(pk=entry.pk)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -75,6 +77,20 @@ def _write_logbook(request, data) -> LogbookEntry:
             password=data["password"],
             request=request._request,
         )
+    if data["equipment"] is None and data["suite"] is not None:
+        # The room logbook: the suite's own cleaning and maintenance.
+        if kind == K.CLEANING:
+            return services.record_suite_cleaning(
+                actor=user,
+                password=data["password"],
+                suite=find_suite(user, data["suite"]),
+                text=data["text"],
+                request=request._request,
+            )
+        if kind == K.MAINTENANCE:
+            return services.record_suite_maintenance(
+                actor=user, suite=find_suite(user, data["suite"]), text=data["text"]
+            )
     if data["equipment"] is None:
         raise DomainError(
             "Name the equipment.", code="invalid", fields={"equipment": ["Required."]}
@@ -142,9 +158,10 @@ class SuiteHoldViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [Allowed]
     read_permission = "scheduling.view_suitehold"
     write_permission = "scheduling.add_suitehold"
+    write_permissions = {"lift": "scheduling.change_suite_status"}
 
     def get_queryset(self):
-        holds = SuiteHold.objects.visible_to(self.request.user).select_related("suite", "placed_by")
+        holds = selectors.holds_for(self.request.user)
         if self.request.query_params.get("suite"):
             holds = holds.filter(suite__code=self.request.query_params["suite"])
         return holds.order_by("starts_at", "pk")
@@ -167,6 +184,22 @@ class SuiteHoldViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             reason=data["reason"],
         )
         return Response(
-            SuiteHoldSerializer(self.get_queryset().get(pk=hold.pk)).data,
+            SuiteHoldSerializer(selectors.holds_for(request.user).get(pk=hold.pk)).data,
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(request=SignedReasonSerializer, responses={200: SuiteHoldSerializer})
+    @action(detail=True, methods=["post"])
+    def lift(self, request, pk=None):
+        """Lift the hold or maintenance window: a signed release in the room logbook."""
+        hold = self.get_object()
+        incoming = SignedReasonSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        lifted = services.lift_hold(
+            actor=request.user,
+            hold=hold,
+            request=request._request,
+            **incoming.validated_data,
+        )
+        written = selectors.holds_for(request.user).get(pk=lifted.pk)
+        return Response(SuiteHoldSerializer(written).data)

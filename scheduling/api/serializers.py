@@ -107,7 +107,8 @@ class LogbookWriteSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         default=None,
-        help_text="For a suite's status change (no equipment)",
+        help_text="For the room logbook (no equipment): a suite's cleaning, maintenance or "
+        "status change",
     )
     kind = serializers.CharField(max_length=16, help_text=KINDS)
     text = serializers.CharField(
@@ -231,6 +232,18 @@ class ConfirmSerializer(serializers.Serializer):
         allow_blank=True,
         trim_whitespace=False,
         help_text="The Supervisor's signature, when the booking has problems",
+    )
+
+
+class SignedReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The signer's password",
     )
 
 

@@ -115,7 +115,10 @@ class BookingViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def _answer(self, booking, code=status.HTTP_200_OK):
-        return Response(BookingSerializer(self.get_queryset().get(pk=booking.pk)).data, status=code)
+        # The written booking as the caller may see it, whatever the request's list filters
+        # (?suite=, ?status=) say: the write is committed, the answer must not fail.
+        written = selectors.bookings_for(self.request.user).get(pk=booking.pk)
+        return Response(BookingSerializer(written).data, status=code)
 
     @extend_schema(request=BookingRequestSerializer, responses={201: BookingSerializer})
     @idempotent
@@ -224,8 +227,13 @@ class FeasibilityView(APIView):
             raise DomainError(
                 f"{order.patient.product.code} has no process plan.", code="no_process_plan"
             )
-        start = data["start_date"] or plan.earliest_start(order.planned_collection_date)
-        found = feasibility.assess(order=order, suite=suite, start=start, plan=plan)
+        start = data["start_date"] or plan.earliest_start(feasibility.collection_date(order))
+        # A proposal for a booked order is a proposed move: its own booking does not count
+        # against it.
+        booking = Booking.objects.active().filter(order=order).first()
+        found = feasibility.assess(
+            order=order, suite=suite, start=start, plan=plan, booking=booking
+        )
         return Response(FeasibilitySerializer(found.as_dict()).data)
 
 
@@ -246,6 +254,10 @@ class PredictionView(APIView):
         )
         if order is None:
             raise NotFound("No such order at your sites.")
+        if order.status == Order.Status.CANCELLED:
+            raise NotFound(
+                "The order is cancelled; no release date is predicted.", code="order_cancelled"
+            )
         prediction = selectors.prediction_for(order)
         if prediction is None:
             raise NotFound(

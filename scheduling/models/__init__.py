@@ -1,6 +1,7 @@
 from scheduling.models.bookings import (
     ACTIVE_BOOKING,
     Booking,
+    BookingConfirmation,
     BookingStatus,
     ReagentReservation,
 )
@@ -25,6 +26,7 @@ from scheduling.models.resources import (
 __all__ = [
     "ACTIVE_BOOKING",
     "Booking",
+    "BookingConfirmation",
     "BookingStatus",
     "Equipment",
     "EquipmentType",

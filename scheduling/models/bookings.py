@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from mes.models import GMPModel, Meaning, Signable, SiteScopedQuerySet
+from mes.models import AppendOnly, GMPModel, Meaning, Signable, SiteScopedQuerySet
 from scheduling.models.plans import QUANTITY
 from scheduling.models.resources import Suite
 
@@ -31,7 +31,12 @@ ACTIVE_BOOKING = (BookingStatus.TENTATIVE, BookingStatus.CONFIRMED)
 # A move keeps the booking (its history shows where it was); a confirmed booking that moves
 # is tentative again, since what was confirmed no longer holds.
 ALLOWED: dict[str, set[str]] = {
-    BookingStatus.TENTATIVE: {BookingStatus.CONFIRMED, BookingStatus.CANCELLED},
+    # Manufacturing that happened ends its booking, confirmed or not.
+    BookingStatus.TENTATIVE: {
+        BookingStatus.CONFIRMED,
+        BookingStatus.COMPLETED,
+        BookingStatus.CANCELLED,
+    },
     BookingStatus.CONFIRMED: {
         BookingStatus.TENTATIVE,
         BookingStatus.COMPLETED,
@@ -50,10 +55,12 @@ class BookingQuerySet(SiteScopedQuerySet):
         return self.filter(start_date__lte=end, end_date__gte=start)
 
 
-class Booking(Signable, GMPModel):
+class Booking(GMPModel):
     """Manufacturing days (``start_date``..``end_date``, inclusive) in a suite for one
-    patient's order. A booking confirmed despite problems carries a Supervisor's signature
-    and the problems as they stood (``confirmed_problems``)."""
+    patient's order. ``confirmed_*`` mirror its current confirmation (empty once a move makes
+    it tentative again); what was confirmed, and the Supervisor's signature when it was
+    confirmed despite problems, are kept on its append-only :class:`BookingConfirmation`
+    records, so moving a booking never changes a signed record."""
 
     site = models.ForeignKey("mes.Site", on_delete=models.PROTECT, related_name="+")
     order = models.ForeignKey("custody.Order", on_delete=models.PROTECT, related_name="bookings")
@@ -74,14 +81,8 @@ class Booking(Signable, GMPModel):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_problems = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
     cancel_reason = models.TextField(blank=True)
-    signatures = GenericRelation("mes.ElectronicSignature")
 
     objects = BookingQuerySet.as_manager()
-
-    signing_permissions = {Meaning.APPROVED: "scheduling.confirm_booking_with_problems"}
-    # What the Supervisor approved: the order, the suite, the days and the problems; the
-    # status moves on (completed, cancelled) without changing that.
-    signature_excluded_fields = ("status", "cancel_reason")
 
     class Meta:
         ordering = ["start_date", "suite__code", "pk"]
@@ -111,6 +112,38 @@ class Booking(Signable, GMPModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_BOOKING
+
+
+class BookingConfirmation(AppendOnly, Signable, GMPModel):
+    """One confirmation of a booking as it was given: the suite, lane and days confirmed, the
+    problems it was confirmed despite, who confirmed it, when and why. Append-only: a move
+    makes the booking tentative again and leaves this record as history (the booking's
+    confirmation is its latest one while it is confirmed). Confirmed despite problems, it
+    carries the Supervisor's signature (*approved*)."""
+
+    site = models.ForeignKey("mes.Site", on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="confirmations")
+    suite = models.ForeignKey(Suite, on_delete=models.PROTECT, related_name="+")
+    lane = models.PositiveSmallIntegerField()
+    start_date = models.DateField()
+    end_date = models.DateField()
+    problems = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    signatures = GenericRelation("mes.ElectronicSignature")
+
+    objects = SiteScopedQuerySet.as_manager()
+
+    signing_permissions = {Meaning.APPROVED: "scheduling.confirm_booking_with_problems"}
+
+    class Meta:
+        ordering = ["booking", "confirmed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Confirmation of booking {self.booking_id} ({self.start_date}–{self.end_date})"
 
 
 class ReagentReservation(GMPModel):

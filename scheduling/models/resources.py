@@ -226,6 +226,7 @@ class LogbookEntry(AppendOnly, Signable, GMPModel):
 
     signing_permissions = {
         Meaning.RELEASED: "scheduling.release_equipment",
+        Meaning.APPROVED: "scheduling.release_equipment",  # retiring equipment
         Meaning.PERFORMED: "scheduling.add_logbookentry",
     }
 

@@ -20,9 +20,11 @@ from mes import audit
 from mes.errors import Conflict, DomainError, PermissionRefused
 from mes.models import Meaning, User
 from mes.services.signatures import apply_signature, reauthenticate
+from reagents.models import LotStatus, ReagentLot
 from scheduling import feasibility
 from scheduling.models import (
     Booking,
+    BookingConfirmation,
     BookingStatus,
     ReagentReservation,
     Suite,
@@ -60,7 +62,37 @@ def _check_suite(order: Order, suite: Suite) -> None:
         )
 
 
+def _today(site) -> dt.date:
+    return timezone.localtime(timezone.now(), site.zone).date()
+
+
+def _check_start(start: dt.date, site) -> None:
+    """Manufacturing days are planned ahead: a booking never starts before the site's today."""
+    today = _today(site)
+    if start < today:
+        raise SchedulingRefused(
+            f"{start.isoformat()} is in the past at {site.code} (today is {today.isoformat()}).",
+            code="start_in_past",
+            fields={"start_date": ["In the past."]},
+        )
+
+
+def _check_order_not_started(booking: Booking, what: str) -> None:
+    """Once the order's material is in manufacturing, its booking is the batch's: only the
+    order's cancellation (custody) or its completion ends it."""
+    if booking.order.status in feasibility.IN_MANUFACTURING_OR_LATER:
+        raise SchedulingRefused(
+            f"The order is {booking.order.get_status_display().lower()}; its booking can no "
+            f"longer be {what}.",
+            code="order_in_manufacturing",
+        )
+
+
 def _free_lane(suite: Suite, start: dt.date, end: dt.date, booking: Booking | None) -> int:
+    return _first_free_lane(suite, start, end, booking)
+
+
+def _first_free_lane(suite: Suite, start: dt.date, end: dt.date, booking: Booking | None) -> int:
     taken = Booking.objects.active().filter(suite=suite).overlapping(start, end)
     if booking is not None:
         taken = taken.exclude(pk=booking.pk)
@@ -80,19 +112,27 @@ def _suite_taken(suite: Suite, start: dt.date, end: dt.date) -> Conflict:
 
 
 def _save(booking: Booking, *, actor: User, reason: str) -> None:
-    """Save under a savepoint: the database's exclusion constraint is the last word."""
-    audit.stamp(booking, user=actor, reason=reason)
-    try:
-        with transaction.atomic():
-            booking.save()
-    except IntegrityError as exc:
-        if "one_active_booking_per_order" in str(exc):
-            raise Conflict(
-                "This order already has an active booking.", code="already_booked"
-            ) from exc
-        if "scheduling_booking_no_overlap" in str(exc):
-            raise _suite_taken(booking.suite, booking.start_date, booking.end_date) from exc
-        raise
+    """Save under a savepoint: the database's exclusion constraint is the last word. When a
+    booking committed meanwhile took the lane (two planners at once in a suite of capacity
+    two or more), the next free lane is tried; only a suite with no lane left refuses."""
+    for _ in range(booking.suite.batch_capacity):
+        audit.stamp(booking, user=actor, reason=reason)
+        try:
+            with transaction.atomic():
+                booking.save()
+            return
+        except IntegrityError as exc:
+            if "one_active_booking_per_order" in str(exc):
+                raise Conflict(
+                    "This order already has an active booking.", code="already_booked"
+                ) from exc
+            if "scheduling_booking_no_overlap" not in str(exc):
+                raise
+            # raises suite_taken when every lane is taken now
+            booking.lane = _first_free_lane(
+                booking.suite, booking.start_date, booking.end_date, booking
+            )
+    raise _suite_taken(booking.suite, booking.start_date, booking.end_date)
 
 
 @transaction.atomic
@@ -120,7 +160,9 @@ def book(
             f"The order for {order.patient.coi} is already booked; move that booking instead.",
             code="already_booked",
         )
-    start = start or plan.earliest_start(order.planned_collection_date)
+    if start is None:
+        start = max(plan.earliest_start(feasibility.collection_date(order)), _today(order.site))
+    _check_start(start, order.site)
     end = plan.end_for(start)
     booking = Booking(
         site=order.site,
@@ -178,8 +220,10 @@ def move(
     reason = require_reason(reason)
     booking = _locked(booking)
     _check_active(booking, "moved")
+    _check_order_not_started(booking, "moved")
     suite = suite or booking.suite
     start = start or booking.start_date
+    _check_start(start, booking.site)
     _check_suite(booking.order, suite)
     plan = _plan(booking.order)
     end = plan.end_for(start)
@@ -187,6 +231,8 @@ def move(
         raise DomainError("The booking is already there.", code="nothing_to_move")
     booking.lane = _free_lane(suite, start, end, booking)
     booking.suite, booking.start_date, booking.end_date = suite, start, end
+    # The confirmation (and its signature) stays as it was given, as history: what it
+    # confirmed no longer holds, so the booking is tentative again.
     if booking.status == BookingStatus.CONFIRMED:
         _move_to(booking, BookingStatus.TENTATIVE)
         booking.confirmed_by, booking.confirmed_at, booking.confirmed_problems = None, None, []
@@ -200,7 +246,11 @@ def move(
 def cancel(*, actor: User, booking: Booking, reason: str) -> Booking:
     """Cancel a booking with a reason; its suite days and reagent reservations are freed."""
     require(actor, "scheduling.change_booking", "cancel bookings", site=booking.site)
-    return _cancel(actor=actor, booking=_locked(booking), reason=require_reason(reason))
+    reason = require_reason(reason)
+    booking = _locked(booking)
+    _check_active(booking, "cancelled")
+    _check_order_not_started(booking, "cancelled")
+    return _cancel(actor=actor, booking=booking, reason=reason)
 
 
 def _cancel(*, actor: User, booking: Booking, reason: str) -> Booking:
@@ -220,16 +270,22 @@ def free_booking_of_cancelled_order(*, order: Order, actor: User, reason: str) -
         _cancel(actor=actor, booking=_locked(booking), reason=f"Order cancelled: {reason}")
 
 
+def release_reservations_of_order_in_manufacturing(*, order: Order, actor: User, reason: str):
+    """Listener of custody's ``order_entered_manufacturing``, in that transaction: the
+    material is in manufacturing and draws its reagents at the point of use, so what its
+    booking reserved is released (the booking stays, for the suite days, until completed)."""
+    for booking in Booking.objects.active().filter(order=order):
+        _release(_locked(booking), actor=actor, reason=f"Order in manufacturing: {reason}")
+
+
 @transaction.atomic
 def complete(*, actor: User, booking: Booking, reason: str) -> Booking:
-    """The booked manufacturing has ended (batch execution); reservations end with it."""
+    """The booked manufacturing has ended (batch execution), whether or not the booking was
+    confirmed; reservations end with it."""
     require(actor, "scheduling.change_booking", "complete bookings", site=booking.site)
     reason = require_reason(reason)
     booking = _locked(booking)
-    if booking.status != BookingStatus.CONFIRMED:
-        raise SchedulingRefused(
-            "Only a confirmed booking can be completed.", code="booking_not_confirmed"
-        )
+    _check_active(booking, "completed")
     _move_to(booking, BookingStatus.COMPLETED)
     _save(booking, actor=actor, reason=reason)
     _release(booking, actor=actor, reason=f"Booking completed: {reason}")
@@ -245,8 +301,10 @@ def confirm(
     request: HttpRequest | None = None,
 ) -> Booking:
     """Confirm a tentative booking. Without problems, a planner confirms it. With problems,
-    only someone allowed to (a Supervisor) can, with a reason and their signature; the
-    problems as they stand are kept on the booking."""
+    only someone allowed to (a Supervisor) can, with a reason and their signature. Each
+    confirmation is its own append-only record (suite, lane, days, problems), the one the
+    signature covers; if the problems changed between the look and the write, nothing is
+    confirmed (``feasibility_changed``)."""
     require(actor, "scheduling.change_booking", "confirm bookings", site=booking.site)
     booking = Booking.objects.select_related("order__patient", "suite__site").get(pk=booking.pk)
     plan = _plan(booking.order)
@@ -257,6 +315,7 @@ def confirm(
         plan=plan,
         booking=booking,
     )
+    seen = [p.as_dict() for p in found.problems]
     signer = None
     if found.problems:
         if not actor.has_perm("scheduling.confirm_booking_with_problems"):
@@ -279,16 +338,35 @@ def confirm(
             plan=plan,
             booking=booking,
         )
-        if found.problems and signer is None:
+        problems = [p.as_dict() for p in found.problems]
+        if problems != seen:
             raise SchedulingRefused(
-                "New problems appeared while confirming; look again.", code="feasibility_changed"
+                "The booking's problems changed while confirming; look again.",
+                code="feasibility_changed",
             )
+        reason = reason.strip() or "Booking confirmed"
         _move_to(booking, BookingStatus.CONFIRMED)
         booking.confirmed_by, booking.confirmed_at = actor, timezone.now()
-        booking.confirmed_problems = [p.as_dict() for p in found.problems]
-        _save(booking, actor=actor, reason=reason.strip() or "Booking confirmed")
-        if found.problems:
-            apply_signature(signer=signer, record=booking, meaning=Meaning.APPROVED, reason=reason)
+        booking.confirmed_problems = problems
+        _save(booking, actor=actor, reason=reason)
+        confirmation = BookingConfirmation(
+            site=booking.site,
+            booking=booking,
+            suite=booking.suite,
+            lane=booking.lane,
+            start_date=booking.start_date,
+            end_date=booking.end_date,
+            problems=problems,
+            confirmed_by=actor,
+            confirmed_at=booking.confirmed_at,
+            reason=reason,
+        )
+        audit.stamp(confirmation, user=actor, reason=reason)
+        confirmation.save()
+        if problems:
+            apply_signature(
+                signer=signer, record=confirmation, meaning=Meaning.APPROVED, reason=reason
+            )
     return booking
 
 
@@ -297,6 +375,19 @@ def _reserve(booking: Booking, plan, *, actor: User) -> list[ReagentReservation]
     """Reserve, first to expire first, what is free of each material for the booking's days
     (as much as there is: a shortfall shows as a problem, it does not stop the booking)."""
     needs = list(plan.materials.all())
+    # Lock the candidate lots (in one order, so two bookings cannot deadlock) before reading
+    # what is free: a booking reserving the same stock at the same moment waits for this one
+    # and then sees its reservations.
+    list(
+        ReagentLot.objects.select_for_update()
+        .filter(
+            site=booking.site,
+            material_id__in=[n.material_id for n in needs],
+            status=LotStatus.RELEASED,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     free = feasibility.free_stock(
         booking.site, [n.material_id for n in needs], booking.end_date, booking
     )

@@ -16,7 +16,14 @@ from django.utils import timezone
 from mes import audit
 from mes.models import Meaning, User
 from mes.services.signatures import apply_signature, reauthenticate
-from scheduling.models import Equipment, LogbookEntry, Suite, check_transition
+from scheduling.models import (
+    Booking,
+    Equipment,
+    LogbookEntry,
+    Suite,
+    SuiteHold,
+    check_transition,
+)
 from scheduling.services.common import SchedulingRefused, require, require_reason
 
 
@@ -120,6 +127,39 @@ def record_use(
     return entry
 
 
+@transaction.atomic
+def finish_use(*, actor: User, equipment: Equipment, text: str = "") -> LogbookEntry:
+    """The use of equipment left in use (``record_use(finished=False)``) has ended: it is
+    dirty until cleaned, and its logbook says so, naming the batch of that use."""
+    require(actor, "scheduling.add_logbookentry", "write in logbooks", site=equipment.site)
+    equipment = _lock(equipment)
+    if equipment.cleaning_status != Equipment.Cleaning.IN_USE:
+        raise SchedulingRefused(
+            f"{equipment.identifier} is not in use.", code="equipment_not_in_use"
+        )
+    use = (
+        LogbookEntry.objects.filter(equipment=equipment, kind=LogbookEntry.Kind.USE)
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+    batch = use.batch_number if use else ""
+    entry = _entry(
+        actor=actor,
+        suite=equipment.suite,
+        equipment=equipment,
+        kind=LogbookEntry.Kind.USE,
+        text=(text or "").strip() or f"Use for batch {batch} finished",
+        batch_number=batch,
+        patient_coi=use.patient_coi if use else "",
+        from_status=Equipment.Cleaning.IN_USE,
+        to_status=Equipment.Cleaning.DIRTY,
+    )
+    equipment.cleaning_status = Equipment.Cleaning.DIRTY
+    audit.stamp(equipment, user=actor, reason=entry.text)
+    equipment.save()
+    return entry
+
+
 def record_cleaning(
     *,
     actor: User,
@@ -176,7 +216,7 @@ def record_calibration(
         actor, "scheduling.release_equipment", "release calibrated equipment", site=equipment.site
     )
     text = require_reason(text, "The calibration and its certificate")
-    if next_due <= timezone.localdate():
+    if next_due <= timezone.localtime(timezone.now(), equipment.site.zone).date():
         raise SchedulingRefused(
             "The next calibration must be due in the future.",
             code="invalid",
@@ -185,6 +225,8 @@ def record_calibration(
     signer = reauthenticate(user=actor, password=password, request=request)
     with transaction.atomic():
         equipment = _lock(equipment)
+        if equipment.status == Equipment.Status.RETIRED:
+            raise SchedulingRefused(f"{equipment.identifier} is retired.", code="equipment_retired")
         entry = _entry(
             actor=actor,
             suite=equipment.suite,
@@ -226,8 +268,9 @@ def change_equipment_status(
     password: str = "",
     request: HttpRequest | None = None,
 ) -> LogbookEntry:
-    """Take equipment out of service or retire it (with a reason), or put it back in service
-    (a release: signed)."""
+    """Take equipment out of service (with a reason), put it back in service (a release:
+    signed *released*) or retire it, for good (signed *approved*); both signed changes need
+    the right to release equipment."""
     require(actor, "scheduling.add_logbookentry", "write in logbooks", site=equipment.site)
     reason = require_reason(reason)
     if status not in Equipment.Status.values:
@@ -237,9 +280,15 @@ def change_equipment_status(
             fields={"status": ["Unknown status."]},
         )
     releases = status == Equipment.Status.IN_SERVICE
+    retires = status == Equipment.Status.RETIRED
     signer = None
-    if releases:
-        require(actor, "scheduling.release_equipment", "put equipment back in service")
+    if releases or retires:
+        require(
+            actor,
+            "scheduling.release_equipment",
+            "put equipment back in service" if releases else "retire equipment",
+            site=equipment.site,
+        )
         signer = reauthenticate(user=actor, password=password, request=request)
     with transaction.atomic():
         equipment = _lock(equipment)
@@ -258,8 +307,83 @@ def change_equipment_status(
         audit.stamp(equipment, user=actor, reason=reason)
         equipment.save()
         if signer is not None:
-            apply_signature(signer=signer, record=entry, meaning=Meaning.RELEASED, reason=reason)
+            meaning = Meaning.RELEASED if releases else Meaning.APPROVED
+            apply_signature(signer=signer, record=entry, meaning=meaning, reason=reason)
     return entry
+
+
+def _lock_suite(suite: Suite) -> Suite:
+    return Suite.objects.select_for_update(of=("self",)).select_related("site").get(pk=suite.pk)
+
+
+def record_suite_cleaning(
+    *,
+    actor: User,
+    password: str,
+    suite: Suite,
+    text: str,
+    request: HttpRequest | None = None,
+) -> LogbookEntry:
+    """A cleaning of the room itself, in the suite's logbook, signed *performed* by the person
+    who did it (EU GMP chapter 4.31: cleaning of premises is recorded)."""
+    require(actor, "scheduling.add_logbookentry", "write in logbooks", site=suite.site)
+    text = require_reason(text, "What was cleaned and how")
+    signer = reauthenticate(user=actor, password=password, request=request)
+    with transaction.atomic():
+        suite = _lock_suite(suite)
+        if suite.status == Suite.Status.RETIRED:
+            raise SchedulingRefused(f"Suite {suite.code} is retired.", code="suite_retired")
+        entry = _entry(actor=actor, suite=suite, kind=LogbookEntry.Kind.CLEANING, text=text)
+        apply_signature(signer=signer, record=entry, meaning=Meaning.PERFORMED, reason=text)
+    return entry
+
+
+@transaction.atomic
+def record_suite_maintenance(*, actor: User, suite: Suite, text: str) -> LogbookEntry:
+    """A maintenance note on the room itself, in the suite's logbook (its status is changed
+    separately)."""
+    require(actor, "scheduling.add_logbookentry", "write in logbooks", site=suite.site)
+    text = require_reason(text, "What was done")
+    suite = _lock_suite(suite)
+    return _entry(actor=actor, suite=suite, kind=LogbookEntry.Kind.MAINTENANCE, text=text)
+
+
+def lift_hold(
+    *,
+    actor: User,
+    hold: SuiteHold,
+    reason: str,
+    password: str = "",
+    request: HttpRequest | None = None,
+) -> SuiteHold:
+    """Lift a suite's hold or maintenance window before it ends: that releases the suite for
+    work, so it is a signed (*released*) entry in the room logbook, by someone allowed to
+    change a suite's status, with a reason."""
+    require(actor, "scheduling.change_suite_status", "lift suite holds", site=hold.site)
+    reason = require_reason(reason)
+    signer = reauthenticate(user=actor, password=password, request=request)
+    with transaction.atomic():
+        hold = (
+            SuiteHold.objects.select_for_update(of=("self",))
+            .select_related("suite__site")
+            .get(pk=hold.pk)
+        )
+        if hold.status != SuiteHold.Status.ACTIVE:
+            raise SchedulingRefused("The hold is already lifted.", code="hold_not_active")
+        entry = _entry(
+            actor=actor,
+            suite=hold.suite,
+            kind=LogbookEntry.Kind.STATUS_CHANGE,
+            text=reason,
+            releases=True,
+            from_status=f"{hold.kind} {hold.pk}"[:32],
+            to_status=SuiteHold.Status.LIFTED,
+        )
+        hold.status = SuiteHold.Status.LIFTED
+        audit.stamp(hold, user=actor, reason=reason)
+        hold.save()
+        apply_signature(signer=signer, record=entry, meaning=Meaning.RELEASED, reason=reason)
+    return hold
 
 
 def change_suite_status(
@@ -288,6 +412,14 @@ def change_suite_status(
             Suite.objects.select_for_update(of=("self",)).select_related("site").get(pk=suite.pk)
         )
         check_transition(Suite.ALLOWED, suite.status, status, f"Suite {suite.code}")
+        today = timezone.localtime(timezone.now(), suite.site.zone).date()
+        booked = Booking.objects.active().filter(suite=suite, end_date__gte=today).count()
+        if status == Suite.Status.RETIRED and booked:
+            raise SchedulingRefused(
+                f"Suite {suite.code} has {booked} booking(s) to come; move or cancel them "
+                "before retiring it.",
+                code="suite_has_bookings",
+            )
         entry = _entry(
             actor=actor,
             suite=suite,

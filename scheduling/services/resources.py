@@ -27,7 +27,19 @@ from scheduling.models import (
     SuiteHold,
 )
 from scheduling.services.common import SchedulingRefused, require, require_reason
-from training.models import Qualification
+from training.models import CleanroomGrade, Qualification
+
+
+def _named(model, code: str, field: str):
+    """The record of ``model`` with ``code``; an unknown code is the caller's error."""
+    found = model.objects.filter(code=code).first()
+    if found is None:
+        raise DomainError(
+            f"Unknown {model._meta.verbose_name}: {code}.",
+            code="invalid",
+            fields={field: [f"Unknown: {code}"]},
+        )
+    return found
 
 
 def _create(record, *, actor: User, reason: str, taken: str):
@@ -47,6 +59,18 @@ def create_suite(
     code = (code or "").strip().upper()
     if not code:
         raise DomainError("A suite needs a code.", code="invalid", fields={"code": ["Required."]})
+    if grade not in CleanroomGrade.values:
+        raise DomainError(
+            f"“{grade}” is not a cleanroom grade (A, B, C or D).",
+            code="invalid",
+            fields={"grade": ["Unknown grade."]},
+        )
+    if not isinstance(batch_capacity, int) or batch_capacity < 1:
+        raise DomainError(
+            "A suite holds at least one patient batch.",
+            code="invalid",
+            fields={"batch_capacity": ["At least 1."]},
+        )
     return _create(
         Suite(site=site, code=code, name=name, grade=grade, batch_capacity=batch_capacity),
         actor=actor,
@@ -214,7 +238,7 @@ def define_process_plan(
                 plan=plan,
                 day=day,
                 operators=operators,
-                qualification=Qualification.objects.get(code=code),
+                qualification=_named(Qualification, code, "staffing"),
             ),
             actor=actor,
             reason=reason,
@@ -223,7 +247,9 @@ def define_process_plan(
     for code, quantity in equipment:
         _create(
             ProcessEquipment(
-                plan=plan, quantity=quantity, equipment_type=EquipmentType.objects.get(code=code)
+                plan=plan,
+                quantity=quantity,
+                equipment_type=_named(EquipmentType, code, "equipment"),
             ),
             actor=actor,
             reason=reason,
@@ -232,7 +258,9 @@ def define_process_plan(
     for code, quantity in materials:
         _create(
             ProcessMaterial(
-                plan=plan, quantity=Decimal(str(quantity)), material=Material.objects.get(code=code)
+                plan=plan,
+                quantity=Decimal(str(quantity)),
+                material=_named(Material, code, "materials"),
             ),
             actor=actor,
             reason=reason,

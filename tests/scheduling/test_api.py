@@ -258,3 +258,190 @@ def test_a_maintenance_window_is_planned_and_listed_by_api(world):
     outsider = person("Planner", sites=[plant(code="PLANT2", fin="G2222")], username="p4")
     assert post(api_client(outsider), f"{BASE}/holds/", {**body, "reason": "x"}).status_code == 404
     assert api_client(outsider).get(f"{BASE}/holds/").json()["results"] == []
+
+
+@pytest.mark.req("SCH-API-006")
+def test_a_write_answers_with_what_it_wrote_whatever_the_list_filters(world):
+    from scheduling.models import SuiteHold
+    from tests.scheduling.factories import make_suite
+
+    client = api_client(world.planner)
+    body = {"order": world.order.pk, "suite": world.suite.pk}
+    made = post(client, f"{BASE}/bookings/?status=confirmed", body, key="bk-f")
+    assert made.status_code == 201, made.content
+    again = post(client, f"{BASE}/bookings/?status=confirmed", body, key="bk-f")
+    assert (again.status_code, again.json()) == (201, made.json())  # replayed, not 409
+    assert Booking.objects.count() == 1
+    other = make_suite(world.admin, world.site, "S2")
+    moved = post(
+        client,
+        f"{BASE}/bookings/{made.json()['id']}/move/?suite=S1",
+        {"suite": other.pk, "reason": "S1 needed for a priority patient"},
+    )
+    assert (moved.status_code, moved.json()["suite"]) == (200, "S2"), moved.content
+    used = post(
+        api_client(world.op_a),
+        f"{BASE}/logbook/?suite=S2",
+        {"equipment": world.reactor.pk, "kind": "use", "batch_number": "LEI-26-0009"},
+    )
+    assert used.status_code == 201, used.content
+    starts = timezone.now() + dt.timedelta(days=3)
+    hold = post(
+        api_client(world.supervisor),
+        f"{BASE}/holds/?suite=S2",
+        {
+            "suite": world.suite.pk,
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + dt.timedelta(hours=8)).isoformat(),
+            "reason": "HVAC filter change",
+        },
+    )
+    assert hold.status_code == 201, hold.content
+    assert SuiteHold.objects.count() == 1
+
+
+@pytest.mark.req("SCH-FEA-003")
+def test_the_feasibility_of_a_proposed_move_does_not_count_the_orders_own_booking(world):
+    from scheduling import services
+
+    services.book(actor=world.planner, order=world.order, suite=world.suite)
+    next_day = world.end + dt.timedelta(days=1)
+    roster(world, world.op_a, world.suite, next_day, next_day)
+    response = post(
+        api_client(world.planner),
+        f"{BASE}/feasibility/",
+        {
+            "order": world.order.pk,
+            "suite": world.suite.pk,
+            "start_date": (world.start + dt.timedelta(days=1)).isoformat(),
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["problems"] == []
+
+
+@pytest.mark.req("SCH-FEA-004")
+def test_the_prediction_uses_the_completed_booking_and_a_cancelled_order_has_none(world):
+    from custody.services.orders import advance_order
+    from scheduling import services
+
+    url = f"{BASE}/orders/{world.order.pk}/prediction/"
+    client = api_client(world.planner)
+    booking = services.book(
+        actor=world.planner,
+        order=world.order,
+        suite=world.suite,
+        start=world.start + dt.timedelta(days=5),
+    )
+    services.complete(actor=world.planner, booking=booking, reason="Run finished")
+    body = client.get(url).json()
+    assert (body["basis"], body["booking"]) == ("booking", booking.pk)
+    assert body["predicted_release"] == (booking.end_date + dt.timedelta(days=14)).isoformat()
+    advance_order(
+        actor=world.planner, order=world.order, status="cancelled", reason="Disease progression"
+    )
+    cancelled = client.get(url)
+    assert (cancelled.status_code, cancelled.json()["code"]) == (404, "order_cancelled")
+
+
+@pytest.mark.req("SCH-FEA-004")
+def test_the_vein_to_vein_clock_starts_on_the_day_of_the_collected_event(world, password):
+    from custody.services.events import Handoff, record_custody_event
+    from scheduling import feasibility, selectors
+
+    nurse = person("Operator", sites=[world.clinical], username="nurse")
+    patient = world.order.patient
+    collected_at = timezone.now() - dt.timedelta(days=1)
+    record_custody_event(
+        actor=nurse,
+        password=password,
+        handoff=Handoff(
+            patient=patient,
+            site=world.clinical,
+            kind="collected",
+            container_id="BAG-1",
+            label_scan=patient.isbt.barcode_data + patient.isbt.check,
+            occurred_at=collected_at,
+        ),
+    )
+    world.order.refresh_from_db()
+    day = timezone.localtime(collected_at, world.clinical.zone).date()
+    assert day != world.order.planned_collection_date
+    assert feasibility.collection_date(world.order) == day
+    found = feasibility.assess(
+        order=world.order, suite=world.suite, start=world.start, plan=world.plan
+    )
+    assert found.collection == day
+    assert found.target_release == day + dt.timedelta(days=28)
+    assert selectors.prediction_for(world.order).target_release == day + dt.timedelta(days=28)
+    body = api_client(world.planner).get(f"{BASE}/orders/{world.order.pk}/prediction/").json()
+    assert body["target_release"] == (day + dt.timedelta(days=28)).isoformat()
+
+
+@pytest.mark.req("SCH-LOG-006")
+def test_the_room_logbook_records_the_suites_cleaning_signed_and_its_maintenance(world, password):
+    client = api_client(world.op_a)
+    url = f"{BASE}/logbook/"
+    wrong = post(
+        client,
+        url,
+        {"suite": world.suite.pk, "kind": "cleaning", "text": "Floors", "password": "wrong"},
+    )
+    assert error_body_problem(wrong) is None and wrong.json()["code"] == "wrong_password"
+    assert not LogbookEntry.objects.exists()
+    cleaned = post(
+        client,
+        url,
+        {
+            "suite": world.suite.pk,
+            "kind": "cleaning",
+            "text": "Floors, walls and pass-box disinfected per SOP-CL-001",
+            "password": password,
+        },
+    )
+    assert cleaned.status_code == 201, cleaned.content
+    assert cleaned.json()["signed_by"] == ["Ann Operator (performed)"]
+    fixed = post(
+        client,
+        url,
+        {"suite": world.suite.pk, "kind": "maintenance", "text": "Door closer replaced"},
+    )
+    assert fixed.status_code == 201, fixed.content
+    entries = LogbookEntry.objects.filter(suite=world.suite, equipment__isnull=True)
+    assert sorted(entries.values_list("kind", flat=True)) == ["cleaning", "maintenance"]
+
+
+@pytest.mark.req("SCH-AVL-002")
+def test_a_hold_is_lifted_with_a_reason_and_a_signature_in_the_room_logbook(world, password):
+    from scheduling import selectors, services
+    from scheduling.models import SuiteHold
+
+    now = timezone.now()
+    hold = services.plan_maintenance(
+        actor=world.supervisor,
+        suite=world.suite,
+        starts_at=now - dt.timedelta(hours=1),
+        ends_at=now + dt.timedelta(hours=8),
+        reason="HVAC filter change",
+    )
+    assert not selectors.suite_is_available(world.suite)
+    url = f"{BASE}/holds/{hold.pk}/lift/"
+    # a planner may plan maintenance, not release the suite from it
+    denied = post(api_client(world.planner), url, {"reason": "Done", "password": password})
+    assert denied.status_code == 403
+    wrong = post(api_client(world.supervisor), url, {"reason": "Done", "password": "wrong"})
+    assert wrong.json()["code"] == "wrong_password"
+    hold.refresh_from_db()
+    assert hold.status == SuiteHold.Status.ACTIVE and not LogbookEntry.objects.exists()
+    lifted = post(
+        api_client(world.supervisor),
+        url,
+        {"reason": "Filters changed early; particle counts within limits", "password": password},
+    )
+    assert (lifted.status_code, lifted.json()["status"]) == (200, "lifted"), lifted.content
+    assert selectors.suite_is_available(world.suite)
+    entry = LogbookEntry.objects.get()
+    assert (entry.kind, entry.to_status, entry.releases) == ("status_change", "lifted", True)
+    assert [s.meaning for s in entry.signatures.all()] == ["released"]
+    again = post(api_client(world.supervisor), url, {"reason": "Again", "password": password})
+    assert again.json()["code"] == "hold_not_active"

@@ -74,6 +74,7 @@ def test_moving_needs_a_reason_and_is_recorded_with_it(world):
     with refused("reason_required", field="reason"):
         services.move(actor=world.planner, booking=booking, start=later, reason="  ")
     assert Booking.objects.get(pk=booking.pk).start_date == booking.start_date
+    assert booking.history.count() == 1 and active_reservations(booking)
     # when moved with a reason
     moved = services.move(
         actor=world.planner,
@@ -95,6 +96,8 @@ def test_cancelling_needs_a_reason_and_frees_the_days(world):
     booking = services.book(actor=world.planner, order=world.order, suite=world.suite)
     with refused("reason_required"):
         services.cancel(actor=world.planner, booking=booking, reason="")
+    booking.refresh_from_db()
+    assert (booking.status, booking.history.count()) == (BookingStatus.TENTATIVE, 1)
     services.cancel(actor=world.planner, booking=booking, reason="Patient withdrew")
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_reason) == (BookingStatus.CANCELLED, "Patient withdrew")
@@ -259,9 +262,7 @@ def test_a_confirmed_booking_that_moves_is_tentative_again(world):
 @pytest.mark.req("SCH-RES-002")
 def test_a_completed_booking_releases_its_reservations(world):
     booking = services.book(actor=world.planner, order=world.order, suite=world.suite)
-    with refused("booking_not_confirmed"):
-        services.complete(actor=world.planner, booking=booking, reason="Run finished")
-    services.confirm(actor=world.planner, booking=booking)
+    # a tentative booking completes too: the manufacturing happened
     services.complete(actor=world.planner, booking=booking, reason="Run finished")
     booking.refresh_from_db()
     assert booking.status == BookingStatus.COMPLETED

@@ -12,7 +12,7 @@ from deviations.services import raise_deviation
 from mes import audit
 from scheduling import feasibility, services
 from scheduling.models import Equipment
-from tests.scheduling.factories import another_order, make_suite
+from tests.scheduling.factories import QC_DAYS, TARGET_DAYS, another_order, make_suite, roster
 from training.models import Certification
 
 
@@ -80,8 +80,12 @@ def test_a_maintenance_window_inside_the_booking_is_a_problem(world):
     found = assess(world)
     assert codes(found) == ["suite_in_maintenance"]
     assert "HVAC filter change" in found.problems[0].message
-    # a window after the booking is no problem
-    assert assess(world, start=world.start - dt.timedelta(days=0)).codes == ["suite_in_maintenance"]
+    # a booking whose last day is the window's day meets it; one ending the day before, or
+    # starting the day after, does not
+    assert "suite_in_maintenance" in assess(world, start=world.start - dt.timedelta(days=5)).codes
+    assert (
+        "suite_in_maintenance" not in assess(world, start=world.start - dt.timedelta(days=6)).codes
+    )
     assert (
         "suite_in_maintenance" not in assess(world, start=world.start + dt.timedelta(days=5)).codes
     )
@@ -284,3 +288,33 @@ def test_suite_is_available_follows_status_windows_and_deviations(world):
     )
     other.refresh_from_db()
     assert not suite_is_available(other, now)
+
+
+@pytest.mark.req("SCH-FEA-001:operators")
+def test_one_rostered_person_covers_one_need_of_a_day(world):
+    from tests.custody.factories import ProductFactory
+
+    # a process whose first day needs two people: one for cell selection, one for expansion
+    plan = services.define_process_plan(
+        actor=world.admin,
+        product=ProductFactory(code="CART-22", name="Two-day test process"),
+        duration_days=2,
+        qc_release_days=QC_DAYS,
+        target_vein_to_vein_days=TARGET_DAYS,
+        receipt_days_after_collection=1,
+        start_offset_days=1,
+        staffing=[(1, "CELL-SEL", 1), (1, "EXPANSION", 1), (2, "EXPANSION", 1)],
+    )
+
+    def found():
+        return feasibility.assess(
+            order=world.order, suite=world.suite, start=world.start, plan=plan
+        )
+
+    # Ann alone is rostered, certified for both: she cannot be two people
+    problems = found().problems
+    assert [(p.code, p.date) for p in problems] == [("operators_not_certified", world.start)]
+    assert "One person covers one need a day" in problems[0].message
+    # with Ben rostered too, the day is covered
+    roster(world, world.op_b, world.suite, world.start, world.start)
+    assert found().problems == []

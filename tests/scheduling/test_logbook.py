@@ -191,3 +191,94 @@ def test_scheduling_records_are_never_deleted_and_changes_need_a_reason(world):
     with pytest.raises(ReasonForChangeRequired):
         booking.save()
     assert world.suite.history.first().history_user == world.admin
+
+
+@pytest.mark.req("SCH-LOG-004")
+def test_retiring_equipment_needs_the_release_right_and_a_signature(world, password):
+    with refused("permission_denied"):
+        services.change_equipment_status(
+            actor=world.op_a, equipment=world.reactor, status="retired", reason="Worn out"
+        )
+    with refused("wrong_password"):
+        services.change_equipment_status(
+            actor=world.supervisor,
+            equipment=world.reactor,
+            status="retired",
+            reason="Worn out",
+            password="wrong",
+        )
+    world.reactor.refresh_from_db()
+    assert world.reactor.status == Equipment.Status.IN_SERVICE
+    assert not LogbookEntry.objects.exists() and not ElectronicSignature.objects.exists()
+    entry = services.change_equipment_status(
+        actor=world.supervisor,
+        equipment=world.reactor,
+        status="retired",
+        reason="Worn out; replaced by BR-02",
+        password=password,
+    )
+    world.reactor.refresh_from_db()
+    assert world.reactor.status == Equipment.Status.RETIRED
+    signature = ElectronicSignature.objects.get()
+    assert (signature.object_id, signature.signer, signature.meaning) == (
+        entry.pk,
+        world.supervisor,
+        "approved",
+    )
+
+
+@pytest.mark.req("SCH-LOG-005")
+def test_equipment_left_in_use_is_dirty_once_its_use_is_finished(world):
+    services.record_use(
+        actor=world.op_a, equipment=world.reactor, batch_number="LEI-26-0001", finished=False
+    )
+    world.reactor.refresh_from_db()
+    assert world.reactor.cleaning_status == Equipment.Cleaning.IN_USE
+    entry = services.finish_use(actor=world.op_a, equipment=world.reactor)
+    world.reactor.refresh_from_db()
+    assert world.reactor.cleaning_status == Equipment.Cleaning.DIRTY
+    assert (entry.kind, entry.batch_number, entry.from_status, entry.to_status) == (
+        "use",
+        "LEI-26-0001",
+        "in_use",
+        "dirty",
+    )
+    # equipment not in use has no use to finish
+    with refused("equipment_not_in_use"):
+        services.finish_use(actor=world.op_a, equipment=world.reactor)
+    assert LogbookEntry.objects.filter(equipment=world.reactor).count() == 2
+
+
+@pytest.mark.req("SCH-LOG-002")
+def test_retired_equipment_is_not_calibrated(world, password):
+    services.change_equipment_status(
+        actor=world.supervisor,
+        equipment=world.reactor,
+        status="retired",
+        reason="Worn out",
+        password=password,
+    )
+    due = world.reactor.calibration_due
+    with refused("equipment_retired"):
+        services.record_calibration(
+            actor=world.supervisor,
+            password=password,
+            equipment=world.reactor,
+            next_due=due + dt.timedelta(days=365),
+            text="Calibrated, certificate C-1",
+        )
+    world.reactor.refresh_from_db()
+    assert world.reactor.calibration_due == due
+    assert not LogbookEntry.objects.filter(kind="calibration").exists()
+
+
+@pytest.mark.req("SCH-LOG-002")
+def test_a_suite_with_bookings_to_come_is_not_retired(world):
+    services.book(actor=world.planner, order=world.order, suite=world.suite)
+    with refused("suite_has_bookings"):
+        services.change_suite_status(
+            actor=world.supervisor, suite=world.suite, status="retired", reason="Closing"
+        )
+    world.suite.refresh_from_db()
+    assert world.suite.status == Suite.Status.AVAILABLE
+    assert not LogbookEntry.objects.filter(kind="status_change").exists()

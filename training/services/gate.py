@@ -294,6 +294,39 @@ def check_certified_many(*, people: Iterable[User], qualification_codes: Iterabl
     """`check_certified` for many people at once (a roster, a board), in a constant number
     of queries; the answer for each person is keyed by their id."""
     people = list(people)
+    loaded = _load(people, qualification_codes, site, cleanroom_grade)
+    return _judge(loaded, people, loaded.codes, site, local_date(site, at))
+
+
+def check_certified_each_day(*, people: Iterable[User], qualification_codes: Iterable[str],
+                             site: Site, days: Iterable[dt.date],
+                             cleanroom_grade: str | None = None,
+                             ) -> dict[tuple[dt.date, str], dict[int, GateResult]]:
+    """`check_certified_many` for each of ``days`` and each qualification on its own (with
+    the gowning for ``cleanroom_grade``), keyed by (day, code): a roster over a whole run,
+    in the same constant number of queries."""
+    people = list(people)
+    loaded = _load(people, qualification_codes, site, cleanroom_grade)
+    return {(day, code): _judge(loaded, people, (code,), site, day)
+            for day in days for code in loaded.codes}
+
+
+@dataclass
+class _Loaded:
+    """What the gate needs about some people and qualifications, loaded once."""
+
+    codes: tuple[str, ...]
+    grade: str | None
+    qualifications: dict[str, Qualification]
+    facts: Facts
+    trainings: dict
+    certs: dict
+    with_access: set[int]
+    gowning: list[Qualification]
+
+
+def _load(people: list[User], qualification_codes: Iterable[str], site: Site,
+          cleanroom_grade: str | None) -> _Loaded:
     codes = tuple(dict.fromkeys(c.strip().upper() for c in qualification_codes if c.strip()))
     grade = (cleanroom_grade or "").strip().upper() or None
     if grade is not None and grade not in CleanroomGrade.values:
@@ -302,7 +335,6 @@ def check_certified_many(*, people: Iterable[User], qualification_codes: Iterabl
     if not codes and grade is None:
         raise DomainError("Name at least one qualification or a cleanroom grade.",
                           code="nothing_to_check")
-    on = local_date(site, at)
 
     wanted = Q(code__in=codes)
     if grade is not None:
@@ -329,6 +361,14 @@ def check_certified_many(*, people: Iterable[User], qualification_codes: Iterabl
                if q.kind == Qualification.Kind.GOWNING and q.is_active
                and grade is not None and grade_covers(q.cleanroom_grade, grade)]
 
+    return _Loaded(codes, grade, qualifications, facts, trainings, certs, with_access, gowning)
+
+
+def _judge(loaded: _Loaded, people: list[User], codes: tuple[str, ...], site: Site,
+           on: dt.date) -> dict[int, GateResult]:
+    grade, qualifications, facts = loaded.grade, loaded.qualifications, loaded.facts
+    trainings, certs, with_access, gowning = (loaded.trainings, loaded.certs,
+                                              loaded.with_access, loaded.gowning)
     results = {}
     for person in people:
         done = trainings.get(person.pk, {})
