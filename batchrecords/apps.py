@@ -9,9 +9,9 @@ class BatchrecordsConfig(AppConfig):
     verbose_name = "Batch records"
     default_auto_field = "django.db.models.BigAutoField"
 
-    # Every role's top bar already holds seven items (UI.md's limit), so the master records
-    # are reached from the home panel; a top-level item waits for the lead's regrouping.
-    nav: list = []
+    # One top-level "Production" group with scheduling's suites (UI.md: seven items a role).
+    nav_group = "Production"
+    nav = [("Master batch records", "batchrecords:master-list", "batchrecords.view_masterrecord")]
     home_panels = ["batchrecords.panels.master_records_panel"]
     # Supervisors author master records; QA reviews, approves (never their own) and retires.
     role_permissions = {

@@ -95,8 +95,9 @@ def _resolve(url_name: str) -> str | None:
 
 def app_navigation(user) -> list[NavGroup]:
     """The top-level navigation this user may use: one group per app (its AppConfig's
-    ``nav_group`` label over its ``nav`` entries), in layer order, the kernel's last; a group
-    with nothing the user may open is left out."""
+    ``nav_group`` label over its ``nav`` entries), in layer order, the kernel's last; apps
+    that name the same group share it (scheduling and batch records are "Production"); a
+    group with nothing the user may open is left out."""
     from django.apps import apps
 
     from mes.apps import OUR_APPS
@@ -113,7 +114,11 @@ def app_navigation(user) -> list[NavGroup]:
         if links:
             # Without a nav_group: the app name up to any colon ("Scheduling: ...").
             label = getattr(config, "nav_group", None) or config.verbose_name.split(":")[0]
-            groups.append(NavGroup(label, tuple(links)))
+            same = next((i for i, group in enumerate(groups) if group.label == label), None)
+            if same is None:
+                groups.append(NavGroup(label, tuple(links)))
+            else:
+                groups[same] = NavGroup(label, (*groups[same].links, *links))
     return groups
 
 

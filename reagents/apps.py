@@ -8,7 +8,9 @@ class ReagentsConfig(AppConfig):
     verbose_name = "Reagent lot control"
     default_auto_field = "django.db.models.BigAutoField"
 
-    nav_group = "Materials"
+    # Materials, suites and master records: the production resources, one group (UI.md: at
+    # most seven top-level items a role).
+    nav_group = "Production"
     header_actions = {
         "QA Reviewer": [("Lots to release", "reagents:lot-list?status=quarantine",
                          "reagents.release_lot")],

@@ -70,7 +70,7 @@ def test_a_lot_received_by_scan_is_released_by_qa_with_a_signature(
 
     # Given the operator at the receiving page, which asks for the scan alone
     log_in(page, live_server.url, "op1")
-    page.get_by_role("navigation", name="Main").get_by_text("Materials", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_text("Production", exact=True).click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Receive").click()
     expect(page.get_by_role("heading", name="Receive a reagent lot")).to_be_visible()
     scan_field = page.get_by_label("Label scan")

@@ -101,7 +101,7 @@ def test_groups_are_disclosure_menus_and_a_group_of_one_is_a_plain_link(client, 
     # A <details> menu opens by Enter, Space or a tap on its <summary>: no hover needed.
     assert [_text(next(_find(g, lambda e: e.name == "summary"))) for g in groups] == [
         "Training",
-        "Materials",
+        "Production",
         "Deviations",
         "Custody",
     ]
