@@ -1,6 +1,7 @@
 """The demo's master record: approved, 40 steps in 8 operations, a newer draft that differs."""
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
 from batchrecords import demo
 from batchrecords.diff import diff_versions
@@ -23,7 +24,9 @@ def test_the_demo_has_an_approved_car_t_record_and_a_draft_and_loads_once(db):
     assert Step.objects.filter(operation__version=effective).count() == 40
     assert effective.author.username == "supervisor"
     assert effective.approved_by.username == "qa"
-    signature = ElectronicSignature.objects.get(object_id=effective.pk, meaning="approved")
+    signature = ElectronicSignature.objects.get(
+        content_type=ContentType.objects.get_for_model(MasterRecordVersion),
+        object_id=effective.pk, meaning="approved")
     assert verify(signature).valid
     dose = DataField.objects.get(step__operation__version=effective, key="dose_volume")
     assert dose.kind == "calculated" and "vector_titer" in dose.formula
