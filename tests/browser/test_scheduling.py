@@ -27,7 +27,9 @@ def test_the_planner_sees_a_suites_bookings_with_their_problems(demo_page: Page,
     page = demo_page
     page.set_viewport_size({"width": 1280, "height": 800})
     log_in(page, live_server.url, "planner")
-    page.get_by_role("link", name="Suites", exact=True).click()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_text("Production", exact=True).click()  # the group's disclosure menu
+    nav.get_by_role("link", name="Suites", exact=True).click()
     page.get_by_role("link", name="LEI-B").click()
     expect(page.locator("h1")).to_contain_text("LEI-B")
     expect(page.locator("#equipment")).to_contain_text("LEI-B-BIOREACTOR")
