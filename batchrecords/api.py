@@ -17,6 +17,7 @@ from batchrecords.exchange import export_version, schema
 from batchrecords.models import MasterRecord, MasterRecordVersion
 from batchrecords.services import versions as lifecycle
 from mes.api.idempotency import idempotent
+from mes.api.parsers import StrictJSONParser
 
 
 class CanReadMasterRecords(permissions.BasePermission):
@@ -115,9 +116,12 @@ class VersionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ImportView(APIView):
-    """Import a master record document; it arrives as a new draft version."""
+    """Import a master record document; it arrives as a new draft version. JSON only, through
+    the strict parser (NUL characters, NaN and deep nesting refused as 400): a form-encoded
+    body would have its document decoded without those checks."""
 
     permission_classes = [permissions.IsAuthenticated, CanReadMasterRecords]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(request=ImportSerializer, responses={201: VersionSerializer})
     @idempotent

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import ast
 import math
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import simpleeval
 
 from mes.errors import DomainError
 
+
+def _round_half_up(value, digits=0):
+    """round() as people and dose tables do it (2.5 -> 3), not Python's half-to-even."""
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-int(digits)), ROUND_HALF_UP))
+
+
 # Arithmetic only, plus a few functions a process formula needs. No random, no str().
-FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": round, "sqrt": math.sqrt}
+FUNCTIONS = {"min": min, "max": max, "abs": abs, "round": _round_half_up, "sqrt": math.sqrt}
+# A power's exponent must be a number written in the formula, at most this large: an
+# exponent from a field, or 9**3999999, would tie a worker up for seconds.
+MAX_EXPONENT = 10
+# Results are floats inside; what is stored keeps this many significant digits, so that
+# 0.1 + 0.2 is 0.3 and not 0.30000000000000004.
+SIGNIFICANT_DIGITS = 12
 
 
 # Arithmetic only: no attributes, subscripts, strings, comparisons or comprehensions.
@@ -64,6 +76,17 @@ def names_in(formula: str) -> set[str]:
                 f"{', '.join(sorted(FUNCTIONS))}.",
                 fields={"formula": ["Only arithmetic over field keys."]},
             )
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Pow) or not isinstance(node, ast.BinOp) or not isinstance(
+                node.op, ast.Pow):
+            continue
+        exponent = node.right
+        if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub | ast.UAdd):
+            exponent = exponent.operand
+        if not (isinstance(exponent, ast.Constant) and abs(exponent.value) <= MAX_EXPONENT):
+            raise FormulaRefused(
+                f"The formula “{formula}” raises to a power other than a number up to "
+                f"{MAX_EXPONENT}.", fields={"formula": [f"Exponents up to {MAX_EXPONENT}."]})
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)}
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
 
@@ -102,7 +125,10 @@ def evaluate(formula: str, values: dict[str, Decimal]) -> Decimal:
         result = evaluator.eval(formula)
     except ZeroDivisionError:
         raise
-    except (simpleeval.InvalidExpression, SyntaxError, TypeError, ValueError) as exc:
+    except (simpleeval.InvalidExpression, SyntaxError, TypeError, ValueError, ArithmeticError,
+            RecursionError, MemoryError) as exc:
+        if isinstance(exc, ZeroDivisionError):
+            raise
         raise FormulaRefused(
             f"The formula “{formula}” cannot be used: {exc}", fields={"formula": [str(exc)]}
         ) from exc
@@ -111,4 +137,9 @@ def evaluate(formula: str, values: dict[str, Decimal]) -> Decimal:
             f"The formula “{formula}” does not give a number.",
             fields={"formula": ["Does not give a number."]},
         )
-    return Decimal(str(result))
+    if not math.isfinite(result):
+        raise FormulaRefused(
+            f"The formula “{formula}” gives no finite number for these values.",
+            fields={"formula": ["No finite result."]},
+        )
+    return Decimal(format(result, f".{SIGNIFICANT_DIGITS}g"))

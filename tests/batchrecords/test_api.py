@@ -96,6 +96,15 @@ def test_a_malformed_import_is_a_400_naming_each_path(author, site, product, doc
     assert (MasterRecordVersion.objects.count(), Step.objects.count()) == (0, 0)
 
 
+@pytest.mark.req("MBR-XCH-002")
+def test_an_import_is_json_only(author, site, product, document):
+    # a form-encoded body would have its document decoded without the strict parser's checks
+    response = api_client(author).post(
+        f"{BASE}/imports/", {"site": site.code, "document": "[" * 100_000})
+    assert response.status_code == 415 and response.json()["code"]
+    assert MasterRecordVersion.objects.count() == 0
+
+
 @pytest.mark.req("MBR-API-001")
 def test_an_import_is_refused_without_the_authoring_permission_or_at_another_site(
     site, other_site, product, document, roles

@@ -10,7 +10,7 @@ import pytest
 
 from batchrecords.diff import diff_documents, diff_versions
 from batchrecords.exchange import SCHEMA_PATH, export_version
-from batchrecords.formulas import evaluate
+from batchrecords.formulas import check_formula, evaluate
 from batchrecords.markdown import render_instructions
 from batchrecords.models import DataField, MasterRecordVersion, Step, StepMaterial
 from batchrecords.services import authoring
@@ -157,6 +157,30 @@ def test_a_formula_evaluates_over_recorded_values():
         {"vcc": Decimal("1.2"), "volume": Decimal("100"), "titer": Decimal("20")},
     )
     assert value == Decimal("30.0")
+
+
+@pytest.mark.req("MBR-STRUCT-003:bounded")
+@pytest.mark.parametrize("formula", ["9 ** 3999999", "a ** b", "2 ** (3 ** 4)", "a ** 11"])
+def test_a_power_is_refused_unless_its_exponent_is_a_small_number(formula):
+    with refused("invalid_formula", match="power"):
+        check_formula(formula, {"a", "b"})
+    assert check_formula("a ** 2 + a ** -0.5", {"a"}) == {"a"}
+
+
+@pytest.mark.req("MBR-STRUCT-003:bounded")
+def test_a_formula_without_a_finite_result_is_refused():
+    with refused("invalid_formula", match="finite"):
+        evaluate("a * 1e308 * 10", {"a": Decimal(1)})
+    with refused("invalid_formula", match="finite"):
+        check_formula("a * 1e308 * 10 - a * 1e308 * 10", {"a"})
+
+
+@pytest.mark.req("MBR-STRUCT-003:evaluate")
+def test_a_formula_is_stored_as_people_compute_it():
+    assert evaluate("a + b", {"a": Decimal("0.1"), "b": Decimal("0.2")}) == Decimal("0.3")
+    assert evaluate("a * 3", {"a": Decimal("1.1")}) == Decimal("3.3")
+    assert evaluate("round(a)", {"a": Decimal("2.5")}) == Decimal("3")
+    assert evaluate("round(a, 1)", {"a": Decimal("0.25")}) == Decimal("0.3")
 
 
 @pytest.mark.req("MBR-XCH-001")
