@@ -63,9 +63,11 @@ def diff_documents(old: dict, new: dict) -> list[Difference]:
     new_ops = _indexed(new["operations"], lambda o: o["code"])
     found += _compare("operation", old_ops, new_ops, skip=("steps",))
 
+    # A step is named "OPERATION/STEP": codes may hold dots but never a slash, so two steps
+    # never share a name (with a dot, A + B.C and A.B + C did, and hid a change).
     def steps(ops):
         return {
-            f"{code}.{s['code']}": s
+            f"{code}/{s['code']}": s
             for code, op in ops.items()
             for s in _indexed(op["steps"], lambda s: s["code"]).values()
         }
@@ -100,7 +102,7 @@ def _ordered(found: list[Difference], new_steps: dict, old_steps: dict) -> list[
         if d.kind == "version":
             return (-1, 0, "")
         if d.kind == "operation":
-            first = min((i for k, i in order.items() if k.split(".")[0] == d.key), default=0)
+            first = min((i for k, i in order.items() if k.split("/")[0] == d.key), default=0)
             return (first, -1, d.key)
         return (order.get(step_key, 0), 0 if d.kind == "step" else 1, d.key)
 

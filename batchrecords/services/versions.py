@@ -222,6 +222,16 @@ def approval_refusal(user: User, version: MasterRecordVersion) -> DomainError | 
             code="transition_refused",
             status=409,
         )
+    newer = (MasterRecordVersion.objects.filter(
+        master_id=version.master_id, status=Status.EFFECTIVE, number__gt=version.number)
+        .values_list("number", flat=True).first())
+    if newer is not None:
+        return DomainError(
+            f"{version} is older than v{newer}, which is in force: approving it would bring "
+            f"back a superseded procedure. Make a new version from v{newer} instead.",
+            code="version_outdated",
+            status=409,
+        )
     return None
 
 

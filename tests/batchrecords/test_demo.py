@@ -37,9 +37,9 @@ def test_the_demo_has_an_approved_car_t_record_and_a_draft_and_loads_once(db):
     assert draft.based_on == effective
     differences = {(d.kind, d.key, d.status) for d in diff_versions(effective, draft)}
     assert {
-        ("step", "TRANSDUCE.T05", "changed"),
-        ("field", "HARVEST.H03 viability_harvest", "changed"),
-        ("step", "EXPAND.E09", "added"),
+        ("step", "TRANSDUCE/T05", "changed"),
+        ("field", "HARVEST/H03 viability_harvest", "changed"),
+        ("step", "EXPAND/E09", "added"),
     } <= differences
     counts = (
         MasterRecordVersion.objects.count(),

@@ -90,6 +90,24 @@ def test_only_a_version_in_review_is_approved(imported, qa_user, password):
     assert _snapshot() == before
 
 
+@pytest.mark.req("MBR-LIFE-008")
+def test_an_older_version_is_never_approved_over_a_newer_one_in_force(
+        effective, author, qa_user, password):
+    # v2 and v3 are both in review; v3 is approved first
+    v2 = lifecycle.new_version_from(actor=author, source=effective)
+    lifecycle.submit_for_review(actor=author, version=v2)
+    v3 = lifecycle.new_version_from(actor=author, source=effective)
+    lifecycle.submit_for_review(actor=author, version=v3)
+    lifecycle.approve_version(actor=qa_user, password=password, version=v3)
+    before = _snapshot()
+    with refused("version_outdated", match="older than v3"):
+        lifecycle.approve_version(actor=qa_user, password=password, version=v2)
+    assert _snapshot() == before
+    v2.refresh_from_db()
+    v3.refresh_from_db()
+    assert (v2.status, v3.status) == (Status.IN_REVIEW, Status.EFFECTIVE)
+
+
 @pytest.mark.req("MBR-LIFE-001:approve")
 def test_a_wrong_password_approves_nothing(in_review, qa_user):
     before = _snapshot()

@@ -74,7 +74,7 @@ def test_the_diff_page_shows_old_and_new_values(effective, author, qa_user):
         .get(f"/batchrecords/versions/{effective.pk}/diff/{draft.pk}/")
         .content.decode()
     )
-    assert "TRANSDUCE.T01" in html
+    assert "TRANSDUCE/T01" in html
     assert '<td class="old">Count</td><td class="new">Count the cells</td>' in html
 
 

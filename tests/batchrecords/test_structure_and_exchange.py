@@ -266,16 +266,16 @@ def test_the_diff_lists_steps_and_fields_added_removed_and_changed(effective, au
     found = {(d.kind, d.key, d.status): d.changes for d in diff_versions(effective, draft)}
     assert set(found) == {
         ("version", "", "changed"),
-        ("step", "TRANSDUCE.T01", "changed"),
-        ("field", "TRANSDUCE.T01 vcc", "changed"),
-        ("step", "TRANSDUCE.T03", "added"),
+        ("step", "TRANSDUCE/T01", "changed"),
+        ("field", "TRANSDUCE/T01 vcc", "changed"),
+        ("step", "TRANSDUCE/T03", "added"),
     }
-    step_changes = found[("step", "TRANSDUCE.T01", "changed")]
+    step_changes = found[("step", "TRANSDUCE/T01", "changed")]
     assert [(c.attribute, c.old, c.new) for c in step_changes] == [("expected_minutes", 20, 30)]
-    field_changes = found[("field", "TRANSDUCE.T01 vcc", "changed")]
+    field_changes = found[("field", "TRANSDUCE/T01 vcc", "changed")]
     assert [(c.attribute, c.old, c.new) for c in field_changes] == [("action_high", 3, 4)]
     backwards = {(d.kind, d.key, d.status) for d in diff_versions(draft, effective)}
-    assert ("step", "TRANSDUCE.T03", "removed") in backwards
+    assert ("step", "TRANSDUCE/T03", "removed") in backwards
 
 
 @pytest.mark.req("MBR-DIFF-001")
@@ -285,6 +285,19 @@ def test_the_diff_matches_steps_by_code_not_position(document):
     steps.reverse()
     moved["operations"][1]["steps"][1]["fields"].pop()  # T01 (now second) loses "titer"
     found = {(d.kind, d.key, d.status) for d in diff_documents(document, moved)}
-    assert ("step", "TRANSDUCE.T01", "changed") in found
-    assert ("step", "TRANSDUCE.T02", "changed") in found
+    assert ("step", "TRANSDUCE/T01", "changed") in found
+    assert ("step", "TRANSDUCE/T02", "changed") in found
     assert not any(status in ("added", "removed") and kind == "step" for kind, _, status in found)
+
+
+@pytest.mark.req("MBR-DIFF-001")
+def test_the_diff_sees_a_change_when_codes_hold_dots(document):
+    # operation A with step B.C, and operation A.B with step C: two steps, two names
+    base = json.loads(json.dumps(document))
+    first, second = base["operations"][0], base["operations"][1]
+    first["code"], first["steps"][0]["code"] = "A", "B.C"
+    second["code"], second["steps"][0]["code"] = "A.B", "C"
+    changed = json.loads(json.dumps(base))
+    changed["operations"][0]["steps"][0]["title"] = "Something else"
+    found = {(d.kind, d.key, d.status) for d in diff_documents(base, changed)}
+    assert ("step", "A/B.C", "changed") in found

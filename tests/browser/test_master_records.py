@@ -40,8 +40,8 @@ def test_qa_reads_the_diff_and_approves_the_new_version(page: Page, live_server,
     assert violations(page) == []
     shoot(page, "QA Reviewer", "/batchrecords/versions/", (1920, 1080))
     page.locator("#diff-link").click()
-    expect(page.locator("#differences")).to_contain_text("HARVEST.H03 viability_harvest")
-    expect(page.locator("#differences")).to_contain_text("EXPAND.E09")
+    expect(page.locator("#differences")).to_contain_text("HARVEST/H03 viability_harvest")
+    expect(page.locator("#differences")).to_contain_text("EXPAND/E09")
     assert violations(page) == []
     shoot(page, "QA Reviewer", "/batchrecords/diff/", (1920, 1080))
     page.go_back()
