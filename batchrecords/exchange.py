@@ -160,7 +160,7 @@ def _rule_errors(document: dict) -> dict[str, list[str]]:
         errors.setdefault(_path(parts), []).append(message)
 
     operation_codes: set[str] = set()
-    keys_so_far: set[str] = set()
+    keys_so_far: dict[str, str] = {}  # key -> kind of every field recorded so far
     for o, operation in enumerate(document["operations"]):
         where = ["operations", o]
         if operation["code"] in operation_codes:
@@ -187,12 +187,16 @@ def _rule_errors(document: dict) -> dict[str, list[str]]:
             for f, field in enumerate(step["fields"]):
                 for message in field_errors(field, keys_so_far):
                     add([*at, "fields", f, message[0]], message[1])
-                keys_so_far.add(field["key"])
+                keys_so_far[field["key"]] = field["kind"]
     return errors
 
 
-def field_errors(field: dict, earlier_keys: set[str]) -> list[tuple[str, str]]:
-    """The rules of one data field; a formula may read only fields recorded before it."""
+NUMERIC_KINDS = ("number", "calculated")
+
+
+def field_errors(field: dict, earlier_keys: dict[str, str]) -> list[tuple[str, str]]:
+    """The rules of one data field (``earlier_keys``: the key and kind of each field recorded
+    before it); a formula may read only numbers recorded before it."""
     found = []
     if field["key"] in earlier_keys:
         found.append(("key", f"The key {field['key']} is already used in this version."))
@@ -216,9 +220,14 @@ def field_errors(field: dict, earlier_keys: set[str]) -> list[tuple[str, str]]:
         found.append(("options", "Only a choice field has options."))
     if kind == "calculated":
         try:
-            check_formula(field["formula"], earlier_keys)
+            names = check_formula(field["formula"], set(earlier_keys))
         except FormulaRefused as error:
             found.append(("formula", error.message))
+        else:
+            not_numbers = sorted(n for n in names if earlier_keys[n] not in NUMERIC_KINDS)
+            if not_numbers:
+                found.append(("formula", f"The formula “{field['formula']}” reads fields that "
+                                         f"are not numbers: {', '.join(not_numbers)}."))
     elif field["formula"]:
         found.append(("formula", "Only a calculated field has a formula."))
     return found

@@ -158,21 +158,22 @@ def add_material(
     return row
 
 
-def _keys_before(step: Step, exclude: int | None = None) -> set[str]:
-    """Keys of the fields recorded before the end of ``step`` (a formula reads only those)."""
+def _keys_before(step: Step, exclude: int | None = None) -> dict[str, str]:
+    """Key and kind of the fields recorded before the end of ``step`` (a formula reads only
+    the numbers among them)."""
     operation = step.operation
     fields = DataField.objects.filter(
         step__operation__version_id=operation.version_id
     ).select_related("step__operation")
     return {
-        f.key
+        f.key: f.kind
         for f in fields
         if f.pk != exclude
         and ((f.step.operation.position, f.step.position) <= (operation.position, step.position))
     }
 
 
-def _check_field(data: dict, earlier: set[str]) -> None:
+def _check_field(data: dict, earlier: dict[str, str]) -> None:
     problems = field_errors({**FIELD_DEFAULTS, **data}, earlier)
     for name, message in problems:
         if name == "formula" and data.get("kind") == "calculated":
@@ -207,7 +208,9 @@ def change_data_field(*, actor: User, field: DataField, reason: str, **changes) 
     for name, value in _clean_values(changes, {"label", "kind", *FIELD_DEFAULTS}).items():
         setattr(field, name, value)
     data = {name: getattr(field, name) for name in ("key", "label", "kind", *FIELD_DEFAULTS)}
-    _check_field(data, _keys_before(field.step, exclude=field.pk) - {field.key})
+    earlier = _keys_before(field.step, exclude=field.pk)
+    earlier.pop(field.key, None)
+    _check_field(data, earlier)
     _save(field, actor, reason)
     _still_valid(field.step.operation.version)
     return field

@@ -5,7 +5,7 @@ database's one effective version per product and site."""
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from batchrecords.models import (
     DataField,
@@ -216,10 +216,37 @@ def test_one_master_record_per_product_and_site(imported, author, site, product)
 def test_a_step_changed_after_approval_breaks_the_signature(effective):
     from mes.audit import system_user
 
-    signature = ElectronicSignature.objects.get(object_id=effective.pk, meaning="approved")
+    signature = effective.signatures.get(meaning="approved")
     step = Step.objects.filter(operation__version=effective).first()
     step.title = "Tampered"
     step._change_reason = "tamper"
     step._history_user = system_user()
-    step.save()
+    with connection.cursor() as cursor:  # past the database's own refusal (MBR-LIFE-009)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending events, then:
+            cursor.execute("ALTER TABLE batchrecords_step DISABLE TRIGGER only_in_drafts")
+        step.save()
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE batchrecords_step ENABLE TRIGGER only_in_drafts")
     assert not verify(signature).valid
+
+
+@pytest.mark.postgres
+@pytest.mark.req("MBR-LIFE-009")
+def test_the_database_refuses_any_change_to_an_approved_procedure(effective):
+    from mes.audit import system_user
+
+    step = Step.objects.filter(operation__version=effective).first()
+    title = step.title
+    step.title, step._change_reason, step._history_user = "Tampered", "tamper", system_user()
+    with pytest.raises(DatabaseError, match="not a draft"), transaction.atomic():
+        step.save()
+    field = DataField.objects.filter(step=step).first() or DataField.objects.filter(
+        step__operation__version=effective).first()
+    field.action_high, field._change_reason, field._history_user = 999, "tamper", system_user()
+    with pytest.raises(DatabaseError, match="not a draft"), transaction.atomic():
+        field.save()
+    with pytest.raises(DatabaseError, match="not a draft"), transaction.atomic():
+        Operation.objects.create(version=effective, code="EXTRA", name="Extra", position=99)
+    step.refresh_from_db()
+    assert step.title == title

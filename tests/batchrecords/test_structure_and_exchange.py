@@ -127,6 +127,30 @@ def test_a_formula_reads_only_fields_recorded_before_it(imported, author):
     assert field.formula == "vcc * volume"
 
 
+@pytest.mark.req("MBR-STRUCT-003:numbers-only")
+def test_a_formula_reads_only_numbers(imported, author, document):
+    dose = Step.objects.get(operation__version=imported, code="T02")
+    before = _counts()
+    with refused("invalid_formula", match="not numbers: method"):
+        authoring.add_data_field(actor=author, step=dose, key="calc", label="Calc",
+                                 kind="calculated", formula="5 * method")
+    assert _counts() == before
+    # a number that a later formula reads cannot become text either
+    volume = DataField.objects.get(step__operation__version=imported, key="volume")
+    with refused("invalid_master_record") as refusal:
+        authoring.change_data_field(actor=author, field=volume, kind="text", unit="",
+                                    reason="Typed as text")
+    assert "not numbers: volume" in str(refusal.value.fields)
+    volume.refresh_from_db()
+    assert volume.kind == "number"
+    # and an import naming a choice in a formula is refused at the formula's path
+    document["operations"][1]["steps"][1]["fields"][1]["formula"] = "5 * method"
+    with refused("invalid_master_record") as refusal:
+        lifecycle.import_document(actor=author, site=imported.master.site, document=document)
+    assert "not numbers: method" in str(refusal.value.fields)
+    assert _counts() == before
+
+
 @pytest.mark.req("MBR-STRUCT-003:limits")
 @pytest.mark.parametrize(
     ("attrs", "field"),
