@@ -97,10 +97,21 @@ class MasterRecordViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.master_records(self.request.user)
 
 
+class VersionListSerializer(VersionSerializer):
+    """A version in the list: everything but the procedure, which the detail and the export
+    give (serialising each listed version's procedure cost queries per row)."""
+
+    class Meta(VersionSerializer.Meta):
+        fields = [f for f in VersionSerializer.Meta.fields if f != "procedure"]
+
+
 class VersionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = VersionSerializer
     permission_classes = [permissions.IsAuthenticated, CanReadMasterRecords]
     queryset = MasterRecordVersion.objects.none()
+
+    def get_serializer_class(self):
+        return VersionListSerializer if self.action == "list" else VersionSerializer
 
     def get_queryset(self):
         return selectors.versions(self.request.user).order_by("master_id", "-number")

@@ -4,7 +4,7 @@ author) that supersedes the version in force in the same transaction, retirement
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
@@ -44,9 +44,13 @@ def _master_for(*, actor: User, product: Product, site: Site, title: str) -> Mas
     # Lock the master record so two new versions never take the same number.
     master = MasterRecord.objects.select_for_update().filter(product=product, site=site).first()
     if master is None:
-        master = MasterRecord(product=product, site=site, title=title)
-        audit.stamp(master, user=actor, reason="Master record created")
-        master.save()
+        try:  # the first version of a product at a site: another request may create it too
+            with transaction.atomic():
+                master = MasterRecord(product=product, site=site, title=title)
+                audit.stamp(master, user=actor, reason="Master record created")
+                master.save()
+        except IntegrityError:  # it did, and committed first: use (and lock) that one
+            master = MasterRecord.objects.select_for_update().get(product=product, site=site)
     return master
 
 

@@ -67,6 +67,27 @@ def test_the_list_and_the_version_show_the_procedure(effective, qa_user, outside
     assert "attachment" in exported["Content-Disposition"]
 
 
+@pytest.mark.req("MBR-API-002")
+def test_the_version_list_runs_the_same_queries_for_2_and_for_6_versions(
+        effective, author, qa_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from batchrecords.services import versions as lifecycle
+
+    client = api_client(qa_user)
+    client.get(f"{BASE}/versions/")  # the first request of a session does its own bookkeeping
+    lifecycle.new_version_from(actor=author, source=effective)
+    with CaptureQueriesContext(connection) as few:
+        assert len(client.get(f"{BASE}/versions/").json()["results"]) == 2
+    for _ in range(4):
+        lifecycle.new_version_from(actor=author, source=effective)
+    with CaptureQueriesContext(connection) as many:
+        listed = client.get(f"{BASE}/versions/").json()["results"]
+    assert len(listed) == 6 and "procedure" not in listed[0]
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
 @pytest.mark.req("MBR-API-001", "MBR-XCH-001")
 def test_an_import_arrives_as_a_draft_once_per_idempotency_key(author, site, product, document):
     client = api_client(author)

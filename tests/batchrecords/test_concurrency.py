@@ -76,3 +76,19 @@ def test_two_versions_approved_at_once_leave_one_effective(
     assert list(statuses.values()).count("effective") == 1
     if "version_outdated" in outcomes:  # v3 went first: v2 stays in review
         assert (statuses[2], statuses[3]) == ("in_review", "effective")
+
+
+@pytest.mark.postgres
+@pytest.mark.req("MBR-LIFE-007")
+def test_two_first_imports_at_once_both_arrive_as_drafts_of_one_master_record(
+        transactional_db, author, site, product, document):
+    import copy
+
+    outcomes = _race([
+        lambda: lifecycle.import_document(actor=author, site=site,
+                                          document=copy.deepcopy(document))
+        for _ in range(2)])
+    assert outcomes == ["approved", "approved"]  # (the helper's word for "succeeded")
+    numbers = sorted(MasterRecordVersion.objects.values_list("master_id", "number"))
+    assert len({master for master, _ in numbers}) == 1
+    assert [number for _, number in numbers] == [1, 2]
