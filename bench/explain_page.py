@@ -12,12 +12,12 @@ that miss their target.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.inprocess import open_page  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,27 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=3)
     args = parser.parse_args(argv)
 
-    pg = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    os.environ.update({"DATABASE_URL": f"{pg}/{args.db}",
-                       "DJANGO_SETTINGS_MODULE": "bench.settings",
-                       "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
-                       "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost"})
-    import django
-
-    django.setup()
+    page, client, url = open_page(args.page, db=args.db)
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from django.urls import reverse
 
-    from bench.pages import PAGES, find_targets
-    from mes.models import User
-
-    page = next(p for p in PAGES if p.name == args.page)
-    kwargs = find_targets()[page.target] if page.target else {}
-    url = reverse(page.url_name, kwargs=kwargs) + (f"?{page.query}" if page.query else "")
-    client = Client(HTTP_ACCEPT="application/json" if page.api else "text/html")
-    client.force_login(User.objects.get(username=page.user))
     client.get(url)
     with CaptureQueriesContext(connection) as captured:
         client.get(url)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.inprocess import open_page  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,25 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=45)
     args = parser.parse_args(argv)
 
-    pg = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    os.environ.update({"DATABASE_URL": f"{pg}/{args.db}",
-                       "DJANGO_SETTINGS_MODULE": "bench.settings",
-                       "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
-                       "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost"})
-    import django
-
-    django.setup()
-    from django.test import Client
+    page, client, url = open_page(args.page, db=args.db)
     from django.urls import reverse
 
-    from bench.pages import FLOOR, PAGES, find_targets
-    from mes.models import User
-
-    page = next(p for p in PAGES if p.name == args.page)
-    kwargs = find_targets()[page.target] if page.target else {}
-    url = reverse(page.url_name, kwargs=kwargs) + (f"?{page.query}" if page.query else "")
-    client = Client(HTTP_ACCEPT="application/json" if page.api else "text/html")
-    client.force_login(User.objects.get(username=page.user))
+    from bench.pages import FLOOR
 
     def timed(path: str, n: int) -> str:
         """Wall and CPU (this process) ms per request, the best of three rounds: CPU time is

@@ -196,12 +196,20 @@ def return_to_draft(
     *, actor: User, version: MasterRecordVersion, reason: str
 ) -> MasterRecordVersion:
     """QA sends a version in review back to its author."""
-    require_permission(actor, APPROVE, "review master records")
+    return _move(actor=actor, version=version, permission=APPROVE,
+                 what="review master records", status=Status.DRAFT, reason=reason)
+
+
+def _move(*, actor: User, version: MasterRecordVersion, permission: str, what: str,
+          status: str, reason: str) -> MasterRecordVersion:
+    """A status change with a reason, under the master record's lock, through the one
+    transition table."""
+    require_permission(actor, permission, what)
     require_site(actor, version.master.site)
     reason = require_reason(reason)
     target, _ = _locked(version)
-    check_transition(MasterRecordVersion.ALLOWED, target.status, Status.DRAFT, str(target))
-    target.status = Status.DRAFT
+    check_transition(MasterRecordVersion.ALLOWED, target.status, status, str(target))
+    target.status = status
     audit.stamp(target, user=actor, reason=reason)
     target.save()
     return target
@@ -283,12 +291,5 @@ def retire_version(
     *, actor: User, version: MasterRecordVersion, reason: str
 ) -> MasterRecordVersion:
     """Withdraw a version from use (no new batch is opened from it)."""
-    require_permission(actor, RETIRE, "retire master records")
-    require_site(actor, version.master.site)
-    reason = require_reason(reason)
-    target, _ = _locked(version)
-    check_transition(MasterRecordVersion.ALLOWED, target.status, Status.RETIRED, str(target))
-    target.status = Status.RETIRED
-    audit.stamp(target, user=actor, reason=reason)
-    target.save()
-    return target
+    return _move(actor=actor, version=version, permission=RETIRE,
+                 what="retire master records", status=Status.RETIRED, reason=reason)

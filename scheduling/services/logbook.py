@@ -160,6 +160,41 @@ def finish_use(*, actor: User, equipment: Equipment, text: str = "") -> LogbookE
     return entry
 
 
+def _signed_release(
+    *,
+    actor: User,
+    password: str,
+    request: HttpRequest | None,
+    equipment: Equipment,
+    kind: str,
+    text: str,
+    change,
+) -> LogbookEntry:
+    """A logbook entry that releases equipment (cleaning, calibration): the password first,
+    then, under the equipment's lock, ``change`` (which returns the status before and after)
+    applied, the entry written and signed *released*, in one transaction."""
+    signer = reauthenticate(user=actor, password=password, request=request)
+    with transaction.atomic():
+        equipment = _lock(equipment)
+        if equipment.status == Equipment.Status.RETIRED:
+            raise SchedulingRefused(f"{equipment.identifier} is retired.", code="equipment_retired")
+        before, after = change(equipment)
+        entry = _entry(
+            actor=actor,
+            suite=equipment.suite,
+            equipment=equipment,
+            kind=kind,
+            text=text,
+            releases=True,
+            from_status=before,
+            to_status=after,
+        )
+        audit.stamp(equipment, user=actor, reason=text)
+        equipment.save()
+        apply_signature(signer=signer, record=entry, meaning=Meaning.RELEASED, reason=text)
+    return entry
+
+
 def record_cleaning(
     *,
     actor: User,
@@ -179,27 +214,21 @@ def record_cleaning(
             code="invalid",
             fields={"clean_until": ["Must be in the future."]},
         )
-    signer = reauthenticate(user=actor, password=password, request=request)
-    with transaction.atomic():
-        equipment = _lock(equipment)
-        if equipment.status == Equipment.Status.RETIRED:
-            raise SchedulingRefused(f"{equipment.identifier} is retired.", code="equipment_retired")
-        entry = _entry(
-            actor=actor,
-            suite=equipment.suite,
-            equipment=equipment,
-            kind=LogbookEntry.Kind.CLEANING,
-            text=text,
-            releases=True,
-            from_status=equipment.cleaning_status_at(),
-            to_status=Equipment.Cleaning.CLEAN,
-        )
-        equipment.cleaning_status = Equipment.Cleaning.CLEAN
-        equipment.clean_until = clean_until
-        audit.stamp(equipment, user=actor, reason=text)
-        equipment.save()
-        apply_signature(signer=signer, record=entry, meaning=Meaning.RELEASED, reason=text)
-    return entry
+
+    def clean(locked: Equipment) -> tuple[str, str]:
+        before = locked.cleaning_status_at()
+        locked.cleaning_status, locked.clean_until = Equipment.Cleaning.CLEAN, clean_until
+        return before, Equipment.Cleaning.CLEAN
+
+    return _signed_release(
+        actor=actor,
+        password=password,
+        request=request,
+        equipment=equipment,
+        kind=LogbookEntry.Kind.CLEANING,
+        text=text,
+        change=clean,
+    )
 
 
 def record_calibration(
@@ -222,26 +251,21 @@ def record_calibration(
             code="invalid",
             fields={"next_due": ["Must be in the future."]},
         )
-    signer = reauthenticate(user=actor, password=password, request=request)
-    with transaction.atomic():
-        equipment = _lock(equipment)
-        if equipment.status == Equipment.Status.RETIRED:
-            raise SchedulingRefused(f"{equipment.identifier} is retired.", code="equipment_retired")
-        entry = _entry(
-            actor=actor,
-            suite=equipment.suite,
-            equipment=equipment,
-            kind=LogbookEntry.Kind.CALIBRATION,
-            text=text,
-            releases=True,
-            from_status=equipment.calibration_due.isoformat(),
-            to_status=next_due.isoformat(),
-        )
-        equipment.calibration_due = next_due
-        audit.stamp(equipment, user=actor, reason=text)
-        equipment.save()
-        apply_signature(signer=signer, record=entry, meaning=Meaning.RELEASED, reason=text)
-    return entry
+
+    def calibrate(locked: Equipment) -> tuple[str, str]:
+        before = locked.calibration_due.isoformat()
+        locked.calibration_due = next_due
+        return before, next_due.isoformat()
+
+    return _signed_release(
+        actor=actor,
+        password=password,
+        request=request,
+        equipment=equipment,
+        kind=LogbookEntry.Kind.CALIBRATION,
+        text=text,
+        change=calibrate,
+    )
 
 
 @transaction.atomic
