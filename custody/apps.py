@@ -21,7 +21,8 @@ class CustodyConfig(AppConfig):
         ("Scan", "custody:scan", "custody.add_custodyevent"),
         ("Shipments", "custody:shipment-list", "custody.view_shipment"),
     ]
-    home_panels = ["custody.panels.work_waiting", "custody.panels.custody_panel"]
+    work_panels = ["custody.panels.work_waiting"]  # shown before every other panel
+    home_panels = ["custody.panels.custody_panel"]
     # The clinical identity is seen only by QA (investigating a mix-up); every view is logged.
     role_permissions = {
         "Operator": [*_VIEW, "custody.add_custodyevent", "custody.add_shipment",

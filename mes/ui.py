@@ -6,7 +6,8 @@
   (``nav_group = "Label"`` over ``nav = [("Label", "url-name", "app.permission" or None), ...]``,
   which the top bar shows as one top-level item, ``header_actions`` per role, and
   ``home_panels = ["app.module.function", ...]`` where the function takes the request and
-  returns ``(template_name, context)`` or None), so no app edits the kernel's templates.
+  returns ``(template_name, context)`` or None, and ``work_panels`` of the same shape for what
+  the person has to do now, shown first), so no app edits the kernel's templates.
 """
 
 from __future__ import annotations
@@ -168,16 +169,19 @@ def app_badges(user) -> list[str]:
 
 
 def home_panels(request) -> list[tuple[str, dict]]:
-    """Each app's panels for the home page, in layer order."""
+    """Each app's panels for the home page: first every app's ``work_panels`` (what this
+    person has to do now, UI.md), then its ``home_panels``, each in layer order."""
     from django.apps import apps
     from django.utils.module_loading import import_string
 
     from mes.apps import OUR_APPS
 
+    configs = [apps.get_app_config(label) for label in OUR_APPS[1:]]
     panels = []
-    for label in OUR_APPS[1:]:
-        for path in getattr(apps.get_app_config(label), "home_panels", []):
-            panel = import_string(path)(request)
-            if panel is not None:
-                panels.append(panel)
+    for kind in ("work_panels", "home_panels"):
+        for config in configs:
+            for path in getattr(config, kind, []):
+                panel = import_string(path)(request)
+                if panel is not None:
+                    panels.append(panel)
     return panels
