@@ -46,6 +46,9 @@ APPEND_ONLY_MODELS: dict[str, str | None] = {
     "custody.excursiondeviation": "reported_at",
     "scheduling.logbookentry": "recorded_at",
     "scheduling.bookingconfirmation": "confirmed_at",
+    "batchrecords.stepvalue": "entered_at",
+    "batchrecords.stepscan": "scanned_at",
+    "batchrecords.batchexception": "recorded_at",
 }
 HISTORY_WRITTEN_AT = "history_date"
 

@@ -22,8 +22,10 @@ from scheduling.models.resources import (
     TransitionRefused,
     check_transition,
 )
+from scheduling.models.terminals import Terminal
 
 __all__ = [
+    "Terminal",
     "ACTIVE_BOOKING",
     "Booking",
     "BookingConfirmation",
