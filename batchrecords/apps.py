@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 
-_READ = ["batchrecords.view_masterrecord", "batchrecords.view_masterrecordversion"]
+_READ = [
+    "batchrecords.view_masterrecord",
+    "batchrecords.view_masterrecordversion",
+    "batchrecords.view_batch",
+]
+_EXECUTE = ["batchrecords.perform_step", "batchrecords.verify_step"]
 _AUTHOR = ["batchrecords.add_masterrecordversion", "batchrecords.change_masterrecordversion"]
 
 
@@ -15,16 +20,38 @@ class BatchrecordsConfig(AppConfig):
     home_panels = ["batchrecords.panels.master_records_panel"]
     # Supervisors author master records; QA reviews, approves (never their own) and retires.
     role_permissions = {
-        "Operator": [*_READ],
-        "Supervisor": [*_READ, *_AUTHOR],
+        "Operator": [*_READ, *_EXECUTE],
+        "Supervisor": [
+            *_READ,
+            *_AUTHOR,
+            *_EXECUTE,
+            "batchrecords.supervise_batch",
+            "batchrecords.add_batch",
+            "batchrecords.change_batch",
+        ],
         "QA Reviewer": [
             *_READ,
             *_AUTHOR,
             "batchrecords.approve_masterrecordversion",
             "batchrecords.retire_masterrecordversion",
+            "batchrecords.add_batch",
+            "batchrecords.change_batch",
         ],
         "Qualified Person": [*_READ],
         "Planner": [*_READ],
         "Trainer": [],
         "Administrator": [],
     }
+
+    def ready(self) -> None:
+        from custody.signals import material_received
+
+        material_received.connect(_open_batch, dispatch_uid="batchrecords-open-on-receipt")
+
+
+def _open_batch(sender, *, patient, event, actor, **kwargs) -> None:
+    """The apheresis material is received: the patient's batch record opens, in the
+    receipt's transaction."""
+    from batchrecords.services.batches import open_on_receipt
+
+    open_on_receipt(actor=actor, patient=patient)

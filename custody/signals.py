@@ -12,3 +12,7 @@ order_cancelled = Signal()
 # manufacturing; scheduling releases the reagents its booking had reserved (they are issued
 # at the point of use from now on).
 order_entered_manufacturing = Signal()
+
+# Sent with ``patient`` (locked), ``event`` and ``actor`` when a patient's apheresis material
+# is received at the manufacturing site; batchrecords opens the patient's batch record.
+material_received = Signal()

@@ -38,6 +38,8 @@ class SchedulingConfig(AppConfig):
             "scheduling.change_suite_status",
             "scheduling.add_suitehold",
             "scheduling.confirm_booking_with_problems",
+            "scheduling.add_terminal",
+            "scheduling.change_terminal",
         ],
         "QA Reviewer": [*_VIEW, "scheduling.release_equipment", "scheduling.change_suite_status"],
         "Qualified Person": list(_VIEW),

@@ -130,3 +130,18 @@ def prediction_for(order: Order) -> Prediction | None:
         target_release=target,
         booking=booking,
     )
+
+
+TERMINAL_COOKIE = "mes_terminal"
+TERMINAL_HEADER = "X-MES-Terminal"
+
+
+def terminal_for_request(request):
+    """The registered terminal a request comes from: the browser's cookie or an
+    integration's header (never the IP address alone). Read once per request."""
+    from scheduling.services.terminals import recognise
+
+    if not hasattr(request, "_mes_terminal"):
+        secret = request.headers.get(TERMINAL_HEADER) or request.COOKIES.get(TERMINAL_COOKIE)
+        request._mes_terminal = recognise(secret)
+    return request._mes_terminal

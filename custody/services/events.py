@@ -14,6 +14,7 @@ from custody.models import CustodyEvent, Order, Patient, Shipment
 from custody.models.custody import RECEIVING, SHIPPING, EventKind
 from custody.services.orders import advance_order_from_event, check_event_sequence
 from custody.services.scans import verify_label_scan
+from custody.signals import material_received
 from mes import audit
 from mes.errors import DomainError, PermissionRefused
 from mes.models import Meaning, Site, User
@@ -92,6 +93,9 @@ def record_custody_event(*, actor: User, password: str, handoff: Handoff, reason
         apply_signature(signer=signer, record=event, meaning=Meaning.PERFORMED, reason=why)
         _follow_shipment(actor=actor, event=event)
         advance_order_from_event(actor=actor, event=event)
+        if event.kind == EventKind.RECEIVED and event.site_id == patient.site_id:
+            material_received.send(sender=CustodyEvent, patient=patient, event=event,
+                                   actor=actor)
     return event
 
 

@@ -148,3 +148,11 @@ def effective(in_review, qa_user, password):
     return approve_version(
         actor=qa_user, password=password, version=in_review, reason="Change control CC-1"
     )
+
+
+@pytest.fixture
+def world(db, roles):
+    """A plant ready to make one patient's batch (see tests/batchrecords/world.py)."""
+    from tests.batchrecords.world import build_world
+
+    return build_world()
