@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batchrecords import selectors
-from batchrecords.exchange import export_version, schema
+from batchrecords.exchange import export_version, parse_json, schema
 from batchrecords.models import MasterRecord, MasterRecordVersion
 from batchrecords.services import versions as lifecycle
 from mes.api.idempotency import idempotent
@@ -126,13 +126,21 @@ class VersionViewSet(viewsets.ReadOnlyModelViewSet):
         return response
 
 
+class DocumentParser(StrictJSONParser):
+    """The strict parser's refusals, and a key said twice in one object (which the document
+    would otherwise mean either way): each a 400 with the error body, naming ``$``."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return parse_json(stream.read() if stream is not None else b"", max_depth=12)
+
+
 class ImportView(APIView):
     """Import a master record document; it arrives as a new draft version. JSON only, through
     the strict parser (NUL characters, NaN and deep nesting refused as 400): a form-encoded
     body would have its document decoded without those checks."""
 
     permission_classes = [permissions.IsAuthenticated, CanReadMasterRecords]
-    parser_classes = [StrictJSONParser]
+    parser_classes = [DocumentParser]
 
     @extend_schema(request=ImportSerializer, responses={201: VersionSerializer})
     @idempotent

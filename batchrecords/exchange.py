@@ -110,20 +110,44 @@ def _export_step(step) -> dict:
     return data
 
 
-def _path(parts) -> str:
+def path_of(parts) -> str:
     path = "$"
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
 
 
+_path = path_of
+# A bound broken (too many items, too long a text) ends the validation there: the schema lists
+# a bound before the items, so a huge document is refused before its contents are walked.
+_BOUNDS = {
+    "maxItems": "At most {} items.",
+    "maxLength": "At most {} characters.",
+    "maxProperties": "At most {} properties.",
+}
+_MAX_ERRORS = 50
+_MAX_MESSAGE = 300  # jsonschema quotes the value in its messages; a huge value stays out
+
+
+def _message(error) -> str:
+    if error.validator in _BOUNDS:
+        return _BOUNDS[error.validator].format(error.validator_value)
+    message = error.message
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
+
+
 def check_document(document) -> dict:
     """Refuse a malformed document, naming the JSON path of every error; return it with the
     optional properties filled in."""
     validator = jsonschema.Draft202012Validator(schema())
+    found = []
+    for error in validator.iter_errors(document):
+        found.append(error)
+        if error.validator in _BOUNDS or len(found) >= _MAX_ERRORS:
+            break
     errors: dict[str, list[str]] = {}
-    for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
-        errors.setdefault(_path(error.absolute_path), []).append(error.message)
+    for error in sorted(found, key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path]):
+        errors.setdefault(_path(error.absolute_path), []).append(_message(error))
     if errors:
         raise InvalidMasterRecord(
             f"The master record document is not valid ({len(errors)} "
@@ -139,6 +163,72 @@ def check_document(document) -> dict:
             fields=errors,
         )
     return document
+
+
+MAX_DEPTH = 10  # $.operations[].steps[].fields[].options[] is 9 levels with its strings
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _one_key_once(pairs) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Refused(
+                f"The key “{key[:50]}” appears twice in one object: a document says each "
+                "thing once (a reader would keep either value)."
+            )
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str):
+    raise _Refused(f"{name} is not a number a master record may hold.")
+
+
+def parse_json(text: str | bytes, *, max_depth: int = MAX_DEPTH):
+    """Read a JSON text as an import does: a key said twice in one object, NaN or Infinity, a
+    NUL character and nesting deeper than any document are refused (``$`` names the whole
+    text), never left to the recursion limit or the database."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig")
+        if "\x00" in text:
+            raise _Refused("A NUL character is not allowed in a master record document.")
+        data = json.loads(text, object_pairs_hook=_one_key_once, parse_constant=_no_constant)
+    except RecursionError:
+        problem = f"The JSON is nested more than {max_depth} levels deep."
+    except UnicodeDecodeError:
+        problem = "The file is not UTF-8 text."
+    except _Refused as error:
+        problem = str(error)
+    except ValueError as error:
+        problem = f"Not valid JSON: {str(error)[:200]}."
+    else:
+        problem = _structure_problem(data, max_depth)
+        if problem is None:
+            return data
+    raise InvalidMasterRecord(problem, fields={"$": [problem]})
+
+
+def _structure_problem(data, max_depth: int) -> str | None:
+    stack = [(data, 1, "$")]
+    while stack:  # no recursion: a deep text must not reach the recursion limit here either
+        value, depth, path = stack.pop()
+        if depth > max_depth:
+            return f"The JSON is nested more than {max_depth} levels deep (at {path})."
+        if isinstance(value, str) and "\x00" in value:
+            return f"A NUL character is not allowed (at {path})."
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return f"A NUL character is not allowed in a key (in {path})."
+                stack.append((item, depth + 1, f"{path}.{key}"))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(value))
+    return None
 
 
 def with_defaults(document: dict) -> dict:

@@ -31,6 +31,15 @@ TAGS = {
 }
 
 
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    # A relative link ("/admin/", "../batches/3/") would open a page of this installation,
+    # with the operator's session, from a screen made by an author: its link is dropped and
+    # its text stays.
+    if tag == "a" and attribute == "href":
+        return value if value.lower().startswith(("https://", "http://")) else None
+    return value
+
+
 def render_instructions(text: str) -> str:
     html = _markdown.render(text or "")
     return nh3.clean(
@@ -39,4 +48,5 @@ def render_instructions(text: str) -> str:
         attributes={"a": {"href"}},
         url_schemes={"https", "http"},
         link_rel="noopener noreferrer",
+        attribute_filter=_absolute_links_only,
     )

@@ -13,11 +13,14 @@ from django.views.decorators.http import require_POST
 
 from batchrecords import selectors
 from batchrecords.diff import diff_versions
+from batchrecords.forms import draft_forms
 from batchrecords.models import MasterRecordVersion
 from batchrecords.services import versions as lifecycle
+from batchrecords.services._common import EDIT
 from mes.errors import DomainError
 from mes.forms import ReasonForm, SignForm
 from mes.models import Meaning
+from mes.services.signatures import verify_against
 from mes.ui import render_sign_dialog, signed_response
 
 VIEW = "batchrecords.view_masterrecord"
@@ -53,7 +56,18 @@ def master_list(request):
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def version_detail(request, pk: int):
-    version = selectors.version(request.user, pk)
+    return version_page(request, selectors.version(request.user, pk))
+
+
+def content_hash(version) -> str:
+    """The version's canonical SHA-256 in groups of eight, as people compare it."""
+    digest = version.canonical_hash()
+    return " ".join(digest[i : i + 8] for i in range(0, len(digest), 8))
+
+
+def version_page(request, version, *, bound=None, status: int = 200):
+    """The version's page; ``bound`` is a draft form that came back with errors, shown in
+    place of its empty twin."""
     user = request.user
     others = list(version.master.versions.exclude(pk=version.pk).order_by("-number"))
     compare_with = version.based_on or next(
@@ -63,23 +77,31 @@ def version_detail(request, pk: int):
     can_approve = user.has_perm(lifecycle.APPROVE) and version.status == Status.IN_REVIEW
     if can_approve:
         approve_refusal = lifecycle.approval_refusal(user, version)
-    return render(
-        request,
-        "batchrecords/version_detail.html",
-        {
-            "version": version,
-            "master": version.master,
-            "operations": selectors.procedure(version),
-            "others": others,
-            "compare_with": compare_with,
-            "signatures": list(version.signatures.order_by("signed_at")),
-            "can_submit": version.status == Status.DRAFT and user.has_perm(lifecycle.AUTHOR),
-            "can_copy": user.has_perm(lifecycle.AUTHOR),
-            "can_approve": can_approve,
-            "approve_refusal": approve_refusal,
-            "can_retire": user.has_perm(lifecycle.RETIRE) and version.status != Status.RETIRED,
-        },
-    )
+    signatures = list(version.signatures.order_by("signed_at", "pk"))
+    # Each signature is checked against the content shown, so a change after signing shows.
+    verified = [(s, verify_against(s, version)) for s in signatures] if signatures else []
+    can_edit = version.status == Status.DRAFT and user.has_perm(EDIT)
+    operations = selectors.procedure(version)
+    context = {
+        "version": version,
+        "master": version.master,
+        "operations": operations,
+        "has_steps": any(operation.steps.all() for operation in operations),
+        "others": others,
+        "compare_with": compare_with,
+        "signatures": verified,
+        "content_hash": content_hash(version),
+        "can_submit": version.status == Status.DRAFT and user.has_perm(lifecycle.AUTHOR),
+        "can_copy": user.has_perm(lifecycle.AUTHOR),
+        "can_approve": can_approve,
+        "approve_refusal": approve_refusal,
+        "can_retire": user.has_perm(lifecycle.RETIRE) and version.status != Status.RETIRED,
+        "can_edit": can_edit,
+        "bound": bound,
+    }
+    if can_edit:
+        context["draft_forms"] = draft_forms(version, bound)
+    return render(request, "batchrecords/version_detail.html", context, status=status)
 
 
 @login_required
@@ -177,6 +199,8 @@ def approve(request, pk: int):
         ("Version", f"v{version.number}"),
         ("Title", version.title),
         ("Author", version.author.full_name),
+        # What is signed: the same hash the version page shows and the signature will hold.
+        ("Content (SHA-256)", content_hash(version)),
         ("Effect", "Becomes effective; the version in force is superseded"),
     ]
     form = ReasonForm(request.POST or None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
@@ -24,6 +25,11 @@ from batchrecords.services._common import (
     require_permission,
     require_reason,
     require_site,
+)
+from batchrecords.services.registers import (
+    check_material_code,
+    check_step_codes,
+    require_active_product,
 )
 from mes import audit
 from mes.errors import DomainError
@@ -44,11 +50,12 @@ def _lock_draft(actor: User, version: MasterRecordVersion) -> MasterRecordVersio
     require_permission(actor, EDIT, "edit master records")
     locked = (
         MasterRecordVersion.objects.select_for_update()
-        .select_related("master__site")
+        .select_related("master__site", "master__product")
         .get(pk=version.pk)
     )
     require_site(actor, locked.master.site)
     require_draft(locked)
+    require_active_product(locked.master.product)
     return locked
 
 
@@ -76,7 +83,24 @@ def _clean_values(values: dict, allowed: set[str]) -> dict:
     }
 
 
+def _check_window(step: Step) -> None:
+    low, high = step.window_min_minutes, step.window_max_minutes
+    if low is not None and high is not None and low > high:
+        message = (f"The window closes ({high} min) before it opens ({low} min) after the "
+                   "previous step.")
+        raise DomainError(message, code="invalid", fields={"window_max_minutes": [message]})
+
+
 def _save(record, actor: User, reason: str) -> None:
+    # The model's own field rules (code patterns, lengths, digits) hold for every edit, so
+    # a bad value is a refusal naming its field, never a database error.
+    try:
+        record.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        fields = error.message_dict
+        raise DomainError(
+            next(iter(fields.values()))[0], code="invalid", fields=fields
+        ) from error
     audit.stamp(record, user=actor, reason=reason)
     record.save()
 
@@ -86,7 +110,13 @@ def change_header(
     *, actor: User, version: MasterRecordVersion, title: str, change_summary: str, reason: str
 ) -> MasterRecordVersion:
     version = _lock_draft(actor, version)
-    version.title, version.change_summary = (title or "").strip(), change_summary or ""
+    version.title, version.change_summary = (title or "").strip(), (change_summary or "").strip()
+    if not version.title:
+        raise DomainError(
+            "A master record version needs a title.",
+            code="invalid",
+            fields={"title": ["Required."]},
+        )
     _save(version, actor, require_reason(reason))
     return version
 
@@ -115,6 +145,7 @@ def add_step(*, actor: User, operation: Operation, code: str, title: str, **attr
             fields={"code": ["Already exists."]},
         )
     values = _clean_values(attributes, set(STEP_DEFAULTS))
+    check_step_codes(values)
     step = Step(
         operation=operation,
         position=_next(operation.steps),
@@ -122,6 +153,7 @@ def add_step(*, actor: User, operation: Operation, code: str, title: str, **attr
         title=title,
         **{**STEP_DEFAULTS, **values},
     )
+    _check_window(step)
     _save(step, actor, "Step added to draft")
     _still_valid(operation.version)
     return step
@@ -133,8 +165,11 @@ def change_step(*, actor: User, step: Step, reason: str, **changes) -> Step:
     _lock_draft(actor, step.operation.version)
     reason = require_reason(reason)
     step = Step.objects.select_for_update().get(pk=step.pk)
-    for name, value in _clean_values(changes, {"title", *STEP_DEFAULTS}).items():
+    values = _clean_values(changes, {"title", *STEP_DEFAULTS})
+    check_step_codes(values)
+    for name, value in values.items():
         setattr(step, name, value)
+    _check_window(step)
     _save(step, actor, reason)
     _still_valid(step.operation.version)
     return step
@@ -145,6 +180,7 @@ def add_material(
     *, actor: User, step: Step, material_code: str, quantity, unit: str, tolerance=0
 ) -> StepMaterial:
     _lock_draft(actor, step.operation.version)
+    check_material_code(material_code)
     row = StepMaterial(
         step=step,
         position=_next(step.materials),

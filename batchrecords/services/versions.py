@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
-from batchrecords.exchange import check_document, export_version, quantized
+from batchrecords.exchange import check_document, export_version, path_of, quantized
 from batchrecords.models import (
     DataField,
     MasterRecord,
@@ -26,6 +26,11 @@ from batchrecords.services._common import (
     require_permission,
     require_reason,
     require_site,
+)
+from batchrecords.services.registers import (
+    UnregisteredCode,
+    document_code_errors,
+    require_active_product,
 )
 from custody.models import Product
 from mes import audit
@@ -66,6 +71,7 @@ def create_draft(
         raise DomainError(
             "A master record needs a title.", code="invalid", fields={"title": ["Required."]}
         )
+    require_active_product(Product.objects.get(pk=product.pk))  # as it stands, not as passed
     master = _master_for(actor=actor, product=product, site=site, title=title)
     version = MasterRecordVersion(
         master=master,
@@ -131,6 +137,8 @@ def import_document(*, actor: User, site: Site, document) -> MasterRecordVersion
             code="unknown_product",
             fields={"$.product": ["No such product."]},
         )
+    require_active_product(product, field="$.product")
+    _check_codes(document)
     version = create_draft(
         actor=actor,
         product=product,
@@ -142,14 +150,29 @@ def import_document(*, actor: User, site: Site, document) -> MasterRecordVersion
     return version
 
 
+def _check_codes(document: dict) -> None:
+    errors = document_code_errors(document, path_of)
+    if errors:
+        raise UnregisteredCode(
+            f"The master record names {len(errors)} code{'s' if len(errors) != 1 else ''} "
+            "that no register holds as active: " + next(iter(errors.values()))[0],
+            fields=errors,
+        )
+
+
 @transaction.atomic
 def new_version_from(
     *, actor: User, source: MasterRecordVersion, change_summary: str = ""
 ) -> MasterRecordVersion:
     """Copy a version (every operation, step, material and field) into a new draft."""
     require_permission(actor, AUTHOR, "author master records")
-    master = MasterRecord.objects.select_for_update().get(pk=source.master_id)
+    master = (
+        MasterRecord.objects.select_for_update().select_related("product").get(pk=source.master_id)
+    )
     require_site(actor, master.site)
+    # A copy keeps the source's codes even where a register has retired one since: the new
+    # draft is where they get fixed, and submission checks them again.
+    require_active_product(master.product)
     document = export_version(source)
     version = MasterRecordVersion(
         master=master,
@@ -184,7 +207,15 @@ def submit_for_review(*, actor: User, version: MasterRecordVersion) -> MasterRec
     require_site(actor, version.master.site)
     target, _ = _locked(version)
     check_transition(MasterRecordVersion.ALLOWED, target.status, Status.IN_REVIEW, str(target))
-    check_document(export_version(target))
+    if target.number > 1 and not target.change_summary.strip():
+        raise DomainError(
+            f"{target} needs a change summary (what changed since the version before, and "
+            "why) before it goes to review.",
+            code="change_summary_required",
+            fields={"change_summary": ["Say what changed in this version."]},
+        )
+    require_active_product(target.master.product)
+    _check_codes(check_document(export_version(target)))
     target.status = Status.IN_REVIEW
     audit.stamp(target, user=actor, reason="Submitted for review")
     target.save()
@@ -215,6 +246,40 @@ def _move(*, actor: User, version: MasterRecordVersion, permission: str, what: s
     return target
 
 
+def content_writers(version: MasterRecordVersion) -> set[int]:
+    """Everyone who wrote the version's content, read from the history of its header and of
+    every operation, step, material and field, so no edit escapes (two queries). Status moves
+    (submission, return to draft) are not writing."""
+    operations = Operation.objects.filter(version_id=version.pk).values("pk")
+    steps = Step.objects.filter(operation__version_id=version.pk).values("pk")
+    # (no ORDER BY in the parts: SQLite refuses it in a compound statement)
+    writers = set(
+        Operation.history.filter(version_id=version.pk)
+        .values_list("history_user_id", flat=True).order_by()
+        .union(
+            Step.history.filter(operation_id__in=operations).values_list(
+                "history_user_id", flat=True
+            ).order_by(),
+            StepMaterial.history.filter(step_id__in=steps).values_list(
+                "history_user_id", flat=True
+            ).order_by(),
+            DataField.history.filter(step_id__in=steps).values_list(
+                "history_user_id", flat=True
+            ).order_by(),
+        )
+    )
+    previous = None
+    for row in MasterRecordVersion.history.filter(id=version.pk).order_by(
+        "history_date", "history_id"
+    ).values("history_user_id", "history_type", "title", "change_summary"):
+        content = (row["title"], row["change_summary"])
+        if row["history_type"] == "+" or (previous is not None and content != previous):
+            writers.add(row["history_user_id"])
+        previous = content
+    writers.discard(None)
+    return writers
+
+
 def approval_refusal(user: User, version: MasterRecordVersion) -> DomainError | None:
     """Why ``user`` may not approve ``version`` (checked before any password is asked)."""
     if not user.has_perm(APPROVE):
@@ -226,6 +291,12 @@ def approval_refusal(user: User, version: MasterRecordVersion) -> DomainError | 
     if user.pk == version.author_id:
         return SignatureRefused(
             "The author of a master record version never approves it.", code="author_cannot_approve"
+        )
+    if user.pk in content_writers(version):
+        return SignatureRefused(
+            f"{user.full_name} wrote part of {version} (its header, operations, steps, "
+            "materials or fields): whoever writes a master record version never approves it.",
+            code="editor_cannot_approve",
         )
     if version.status != Status.IN_REVIEW:
         return DomainError(

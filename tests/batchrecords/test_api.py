@@ -147,3 +147,38 @@ def test_an_import_is_refused_without_the_authoring_permission_or_at_another_sit
 def test_the_api_serves_the_published_schema(qa_user):
     response = api_client(qa_user).get(f"{BASE}/schema/")
     assert response.status_code == 200 and response.json() == schema()
+
+
+@pytest.mark.req("MBR-XCH-004:api")
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ('{"site": "PLANT1", "document": {"title": "a", "title": "b"}}', "appears twice"),
+        ('{"site": "PLANT1", "site": "PLANT2", "document": {}}', "“site” appears twice"),
+        ('{"site": "PLANT1", "document": {"title": "a\\u0000"}}', "NUL character"),
+        ('{"site": "PLANT1", "document": ' + "[" * 50 + "]" * 50 + "}", "nested more than"),
+        ('{"site": "PLANT1", "document": ' + "[" * 100_000 + "]" * 100_000 + "}",
+         "nested more than"),
+        ('{"site": "PLANT1", "document": {"title": Infinity}}', "Infinity is not a number"),
+    ],
+    ids=["duplicate-key", "duplicate-site", "nul", "deep", "very-deep", "infinity"],
+)
+def test_an_import_text_is_refused_cleanly_as_a_400(author, site, product, body, match):
+    response = api_client(author).post(
+        f"{BASE}/imports/", body, content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="imp-bad")
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert error["code"] == "invalid_master_record" and match in error["message"]
+    assert list(error["fields"]) == ["$"]
+    assert (MasterRecordVersion.objects.count(), Step.objects.count()) == (0, 0)
+
+
+@pytest.mark.req("MBR-XCH-004:api", "MBR-XCH-004:bounds")
+def test_a_huge_import_is_a_400_at_its_bound(author, site, product, document):
+    document["operations"] = document["operations"] * 26  # 52 operations
+    response = post(api_client(author), f"{BASE}/imports/",
+                    {"site": site.code, "document": document})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"$.operations": ["At most 50 items."]}
+    assert MasterRecordVersion.objects.count() == 0

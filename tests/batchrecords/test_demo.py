@@ -10,12 +10,17 @@ from custody import demo as custody_demo
 from mes import demo as kernel_demo
 from mes.models import ElectronicSignature
 from mes.services.signatures import verify
+from reagents import demo as reagents_demo
+from scheduling import demo as scheduling_demo
+from training import demo as training_demo
 
 
 @pytest.mark.req("MBR-DEMO-001")
 def test_the_demo_has_an_approved_car_t_record_and_a_draft_and_loads_once(db):
     kernel_demo.load()
-    custody_demo.load()
+    # the registers the record's codes come from (training, reagents, scheduling) first
+    for app in (training_demo, reagents_demo, custody_demo, scheduling_demo):
+        app.load()
     demo.load()
     effective = MasterRecordVersion.objects.get(status="effective")
     draft = MasterRecordVersion.objects.get(status="draft")

@@ -56,7 +56,7 @@ def test_qa_approval_signs_and_supersedes_the_version_in_force(
     assert effective.approved_by == qa_user and effective.approved_at is not None
     signature = ElectronicSignature.objects.get(object_id=effective.pk, meaning="approved")
     assert signature.signer == qa_user and verify(signature).valid
-    second = lifecycle.new_version_from(actor=author, source=effective)
+    second = lifecycle.new_version_from(actor=author, source=effective, change_summary="Next")
     lifecycle.submit_for_review(actor=author, version=second)
     lifecycle.approve_version(actor=qa_user, password=password, version=second)
     effective.refresh_from_db()
@@ -94,9 +94,9 @@ def test_only_a_version_in_review_is_approved(imported, qa_user, password):
 def test_an_older_version_is_never_approved_over_a_newer_one_in_force(
         effective, author, qa_user, password):
     # v2 and v3 are both in review; v3 is approved first
-    v2 = lifecycle.new_version_from(actor=author, source=effective)
+    v2 = lifecycle.new_version_from(actor=author, source=effective, change_summary="v2")
     lifecycle.submit_for_review(actor=author, version=v2)
-    v3 = lifecycle.new_version_from(actor=author, source=effective)
+    v3 = lifecycle.new_version_from(actor=author, source=effective, change_summary="v3")
     lifecycle.submit_for_review(actor=author, version=v3)
     lifecycle.approve_version(actor=qa_user, password=password, version=v3)
     before = _snapshot()
@@ -250,3 +250,70 @@ def test_the_database_refuses_any_change_to_an_approved_procedure(effective):
         Operation.objects.create(version=effective, code="EXTRA", name="Extra", position=99)
     step.refresh_from_db()
     assert step.title == title
+
+
+def _edits(version, editor):
+    """One edit of each part of a draft's content, by ``editor``."""
+    step = Step.objects.get(operation__version=version, code="T01")
+    field = DataField.objects.get(step=step, key="volume")
+    return {
+        "header": lambda: authoring.change_header(
+            actor=editor, version=version, title="Test CAR-T process (rev.)",
+            change_summary="First issue.", reason="Clearer title"),
+        "step": lambda: authoring.change_step(
+            actor=editor, step=step, title="Count the cells", reason="Clearer"),
+        "material": lambda: authoring.add_material(
+            actor=editor, step=step, material_code="LV-CD19", quantity=1, unit="mL"),
+        "field": lambda: authoring.change_data_field(
+            actor=editor, field=field, label="Volume in the bag", reason="Clearer"),
+        "operation": lambda: authoring.add_step(
+            actor=editor, operation=step.operation, code="T09", title="Extra"),
+    }
+
+
+@pytest.mark.req("MBR-LIFE-010:editor")
+@pytest.mark.parametrize("part", ["header", "step", "material", "field", "operation"])
+def test_whoever_edited_a_draft_never_approves_it(
+    imported, author, other_qa, qa_user, password, part
+):
+    # QA's second reviewer (who may author) edits one part of the author's draft
+    _edits(imported, other_qa)[part]()
+    lifecycle.submit_for_review(actor=author, version=imported)
+    assert lifecycle.content_writers(imported) == {author.pk, other_qa.pk}
+    before = _snapshot()
+    with refused("editor_cannot_approve", match="Quinn Second wrote part of"):
+        lifecycle.approve_version(actor=other_qa, password=password, version=imported)
+    assert _snapshot() == before
+    # a reviewer who wrote nothing approves it
+    lifecycle.approve_version(actor=qa_user, password=password, version=imported)
+    imported.refresh_from_db()
+    assert imported.status == Status.EFFECTIVE
+
+
+@pytest.mark.req("MBR-LIFE-010:status-moves")
+def test_sending_a_version_back_to_its_author_is_not_writing_it(
+    in_review, author, other_qa, password
+):
+    lifecycle.return_to_draft(actor=other_qa, version=in_review, reason="Add the seal check")
+    lifecycle.submit_for_review(actor=author, version=in_review)
+    assert lifecycle.content_writers(in_review) == {author.pk}
+    lifecycle.approve_version(actor=other_qa, password=password, version=in_review)
+    in_review.refresh_from_db()
+    assert in_review.status == Status.EFFECTIVE
+
+
+@pytest.mark.req("MBR-LIFE-011")
+def test_a_second_version_goes_to_review_only_with_a_change_summary(effective, author):
+    draft = lifecycle.new_version_from(actor=author, source=effective)
+    before = _snapshot()
+    with refused("change_summary_required", field="change_summary"):
+        lifecycle.submit_for_review(actor=author, version=draft)
+    authoring.change_header(actor=author, version=draft, title=draft.title,
+                            change_summary="   ", reason="Blank")
+    with refused("change_summary_required"):
+        lifecycle.submit_for_review(actor=author, version=draft)
+    draft.refresh_from_db()
+    assert draft.status == Status.DRAFT and _snapshot()[0] == before[0]
+    authoring.change_header(actor=author, version=draft, title=draft.title,
+                            change_summary="Longer count.", reason="Summary for review")
+    assert lifecycle.submit_for_review(actor=author, version=draft).status == Status.IN_REVIEW

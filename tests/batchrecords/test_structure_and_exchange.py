@@ -325,3 +325,194 @@ def test_the_diff_sees_a_change_when_codes_hold_dots(document):
     changed["operations"][0]["steps"][0]["title"] = "Something else"
     found = {(d.kind, d.key, d.status) for d in diff_documents(base, changed)}
     assert ("step", "A/B.C", "changed") in found
+
+
+def _retire(model, code):
+    from mes import audit
+
+    record = model.objects.get(code=code)
+    record.is_active = False
+    audit.stamp(record, user=audit.system_user(), reason="Withdrawn")
+    record.save()
+
+
+@pytest.mark.req("MBR-STRUCT-004:import")
+def test_an_import_naming_codes_no_register_holds_is_refused_at_their_paths(
+    author, site, product, document
+):
+    from training.models import Qualification
+
+    steps = document["operations"][1]["steps"]
+    steps[0]["required_qualifications"] = ["NO-SUCH-SKILL"]
+    steps[1]["materials"][0]["material_code"] = "NO-SUCH-MATERIAL"
+    steps[1]["equipment_type_code"] = "NO-SUCH-TYPE"
+    _retire(Qualification, "GOWN-B")  # R01's qualification: still in the register, inactive
+    before = _counts()
+    with refused("unregistered_code") as info:
+        lifecycle.import_document(actor=author, site=site, document=document)
+    assert info.value.fields == {
+        "$.operations[0].steps[0].required_qualifications[0]": [
+            "GOWN-B is not an active qualification in the training register."],
+        "$.operations[1].steps[0].required_qualifications[0]": [
+            "NO-SUCH-SKILL is not an active qualification in the training register."],
+        "$.operations[1].steps[1].materials[0].material_code": [
+            "NO-SUCH-MATERIAL is not an active material in the reagents register."],
+        "$.operations[1].steps[1].equipment_type_code": [
+            "NO-SUCH-TYPE is not an equipment type in the scheduling register."],
+    }
+    assert _counts() == before
+
+
+@pytest.mark.req("MBR-STRUCT-004:edit")
+def test_an_edit_naming_an_unregistered_code_is_refused_at_its_field(imported, author):
+    from reagents.models import Material
+
+    step = Step.objects.get(operation__version=imported, code="T01")
+    operation = step.operation
+    before = _counts(), StepMaterial.objects.count()
+    with refused("unregistered_code", field="required_qualifications", match="NOPE"):
+        authoring.add_step(actor=author, operation=operation, code="T09", title="X",
+                           required_qualifications=["GOWN-B", "NOPE"])
+    with refused("unregistered_code", field="equipment_type_code"):
+        authoring.change_step(actor=author, step=step, equipment_type_code="NOPE", reason="r")
+    with refused("unregistered_code", field="material_code"):
+        authoring.add_material(actor=author, step=step, material_code="NOPE", quantity=1,
+                               unit="mL")
+    _retire(Material, "LV-CD19")
+    with refused("unregistered_code", field="material_code", match="LV-CD19"):
+        authoring.add_material(actor=author, step=step, material_code="LV-CD19", quantity=1,
+                               unit="mL")
+    assert (_counts(), StepMaterial.objects.count()) == before
+    step.refresh_from_db()
+    assert step.equipment_type_code == ""
+
+
+@pytest.mark.req("MBR-STRUCT-004:submit")
+def test_a_copy_keeps_a_retired_code_until_fixed_and_is_not_submitted_with_it(
+    effective, author
+):
+    from training.models import Qualification
+
+    _retire(Qualification, "GOWN-B")  # retired since v1 was approved
+    draft = lifecycle.new_version_from(actor=author, source=effective, change_summary="Next")
+    with refused("unregistered_code") as info:
+        lifecycle.submit_for_review(actor=author, version=draft)
+    assert list(info.value.fields) == ["$.operations[0].steps[0].required_qualifications[0]"]
+    draft.refresh_from_db()
+    assert draft.status == MasterRecordVersion.Status.DRAFT
+    receipt = Step.objects.get(operation__version=draft, code="R01")
+    authoring.change_step(actor=author, step=receipt, required_qualifications=[],
+                          reason="GOWN-B withdrawn")
+    assert lifecycle.submit_for_review(actor=author, version=draft).status == "in_review"
+
+
+@pytest.mark.req("MBR-STRUCT-004:product")
+def test_an_inactive_product_gets_no_new_or_changed_draft(imported, author, site, document):
+    product = imported.master.product
+    step = Step.objects.get(operation__version=imported, code="T01")
+    _retire(type(product), product.code)
+    before = _counts()
+    with refused("product_inactive", field="$.product"):
+        lifecycle.import_document(actor=author, site=site, document=document)
+    with refused("product_inactive"):
+        lifecycle.create_draft(actor=author, product=product, site=site, title="Again")
+    with refused("product_inactive"):
+        authoring.change_step(actor=author, step=step, title="Count the cells", reason="r")
+    assert _counts() == before
+
+
+def _bounded(node, path="$"):
+    """Every array and string of the schema that has no upper bound, by its path."""
+    missing = []
+    if isinstance(node, dict):
+        kinds = node.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "array" in kinds and "maxItems" not in node:
+            missing.append(path)
+        if "string" in kinds and "maxLength" not in node and "pattern" not in node:
+            missing.append(path)
+        if "string" in kinds and "pattern" in node and "maxLength" not in node:
+            missing.append(path)
+        if "object" in kinds and "maxProperties" not in node:
+            missing.append(path)
+        for key, value in node.items():
+            missing += _bounded(value, f"{path}.{key}")
+    return missing
+
+
+@pytest.mark.req("MBR-XCH-004:bounds")
+def test_every_array_string_and_object_of_the_schema_has_an_upper_bound():
+    assert _bounded(json.loads(SCHEMA_PATH.read_text())) == []
+
+
+@pytest.mark.req("MBR-XCH-004:bounds")
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (lambda d: d.update(operations=[{}] * 100_000), "$.operations", "At most 50 items."),
+        (lambda d: d["operations"][1]["steps"][0]["fields"].extend([{}] * 51),
+         "$.operations[1].steps[0].fields", "At most 50 items."),
+        (lambda d: d["operations"][1]["steps"][1]["materials"].extend([{}] * 30),
+         "$.operations[1].steps[1].materials", "At most 30 items."),
+        (lambda d: d["operations"][1]["steps"][1]["fields"][0].update(options=["o"] * 31),
+         "$.operations[1].steps[1].fields[0].options", "At most 30 items."),
+        (lambda d: d["operations"][0]["steps"][0].update(required_qualifications=["Q"] * 21),
+         "$.operations[0].steps[0].required_qualifications", "At most 20 items."),
+        (lambda d: d["operations"][0]["steps"][0].update(instructions="x" * 1_000_000),
+         "$.operations[0].steps[0].instructions", "At most 20000 characters."),
+        (lambda d: d.update(title="T" * 201), "$.title", "At most 200 characters."),
+    ],
+    ids=["operations", "fields", "materials", "options", "qualifications", "instructions",
+         "title"],
+)
+def test_a_huge_document_is_refused_at_its_first_bound_unread(
+    author, site, product, document, change, path, message
+):
+    change(document)
+    before = _counts()
+    with refused("invalid_master_record") as info:
+        lifecycle.import_document(actor=author, site=site, document=document)
+    # the bound is the only error: what lies beyond it (here {} items) was never walked
+    assert info.value.fields == {path: [message]}
+    assert _counts() == before
+
+
+@pytest.mark.req("MBR-XCH-004:parse")
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "a", "title": "x", "title": "y"}', "“title” appears twice"),
+        ('{"operations": [{"code": "A", "steps": [], "code": "B"}]}', "“code” appears twice"),
+        ('{"title": NaN}', "NaN is not a number"),
+        ('{"title": "a\\u0000b"}', "NUL character is not allowed \\(at \\$.title\\)"),
+        ('{"t\\u0000": 1}', "NUL character is not allowed in a key"),
+        (b'{"title": "a\x00b"}', "NUL character is not allowed in a master record"),
+        ("[" * 12 + "]" * 12, "nested more than 10 levels"),
+        ("[" * 100_000 + "]" * 100_000, "nested more than 10 levels"),
+        ('{"title": ', "Not valid JSON"),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+    ids=["duplicate", "duplicate-nested", "nan", "nul", "nul-key", "nul-byte", "deep",
+         "very-deep", "truncated", "not-utf8"],
+)
+def test_a_document_text_is_refused_cleanly(text, match):
+    from batchrecords.exchange import parse_json
+
+    with refused("invalid_master_record", match=match, field="$"):
+        parse_json(text)
+
+
+@pytest.mark.req("MBR-XCH-004:parse")
+def test_a_well_formed_text_reads_as_its_document(document):
+    from batchrecords.exchange import parse_json
+
+    assert parse_json(json.dumps(document).encode()) == document
+
+
+@pytest.mark.req("MBR-STRUCT-002")
+def test_a_relative_link_in_instructions_keeps_its_text_and_loses_its_address():
+    html = render_instructions(
+        "[admin](/admin/) [up](../batches/3/) [host](//evil.example/x) [here](#top) "
+        "[SOP](https://docs.example/sop-12)")
+    assert html.count("href=") == 1 and 'href="https://docs.example/sop-12"' in html
+    assert ">admin</a>" in html and ">up</a>" in html
