@@ -159,6 +159,13 @@ class Signable:
         data = json.dumps(payload, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
         return hashlib.sha256(data.encode()).hexdigest()
 
+    def signature_superseded(self, signature) -> bool:
+        """Was ``signature`` overtaken by a recorded correction of this record (so its content
+        changed with a reason, on the record, and was signed again)? Such a signature no
+        longer matches the record and is not a break of integrity. Records that are corrected
+        after signing say so; no other record's signatures are ever superseded."""
+        return False
+
     def signing_site(self):
         """The site whose people may sign this record (None: not site-bound)."""
         return getattr(self, "site", None)

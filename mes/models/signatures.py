@@ -46,8 +46,11 @@ class ElectronicSignature(AppendOnly, GMPModel):
         ordering = ["signed_at", "pk"]
         indexes = [models.Index(fields=["content_type", "object_id"])]
         constraints = [
+            # One person signs one content of a record once with one meaning. A record that
+            # changes and is signed again (a batch step corrected after signing) carries a new
+            # signature for its new content; the earlier one stays and no longer matches.
             models.UniqueConstraint(
-                fields=["content_type", "object_id", "signer", "meaning"],
+                fields=["content_type", "object_id", "signer", "meaning", "record_hash"],
                 name="mes_signature_once_per_signer_meaning",
             ),
         ]

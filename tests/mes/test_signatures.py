@@ -121,7 +121,8 @@ def test_the_database_refuses_a_duplicate_signature_even_past_the_service(db, ad
                             meaning=Meaning.APPROVED)
     duplicate = ElectronicSignature(
         content_type=first.content_type, object_id=first.object_id, signer=admin_user,
-        printed_name="x", username="x", meaning=Meaning.APPROVED, record_hash="0" * 64)
+        printed_name="x", username="x", meaning=Meaning.APPROVED,
+        record_hash=first.record_hash)
     with pytest.raises(IntegrityError), transaction.atomic():
         duplicate.save()
 
