@@ -4,7 +4,8 @@ shipments and temperature readings. Thin: scoped querysets, writes through servi
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -22,6 +23,7 @@ from custody.models import (
     TemperatureReading,
 )
 from custody.models.custody import EventKind
+from custody.sections import order_facts
 from custody.services import coldchain, orders
 from custody.services.events import Handoff, record_custody_event
 from mes.api.idempotency import idempotent
@@ -75,11 +77,21 @@ class OrderSerializer(serializers.ModelSerializer):
     ordering_site = serializers.CharField(source="ordering_site.code")
     timeline = TimelineSerializer(many=True)
     status = serializers.CharField(read_only=True)
+    facts = serializers.SerializerMethodField(
+        help_text="What the plant knows of the order beyond custody, e.g. "
+        "``predicted_release`` (the predicted and target release dates, from scheduling).")
 
     class Meta:
         model = Order
         fields = ["id", "patient", "site", "ordering_site", "ordered_at", "external_reference",
-                  "planned_collection_date", "status", "cancel_reason", "timeline"]
+                  "planned_collection_date", "status", "cancel_reason", "timeline", "facts"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_facts(self, order) -> dict:
+        known = self.context.get("order_facts")
+        if known is None:  # a single order: its own facts
+            known = order_facts([order])
+        return known.get(order.pk, {})
 
 
 def _by_code(model, field="code"):
@@ -114,6 +126,14 @@ class OrderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     read_permission = "custody.view_order"
     write_permission = "custody.add_order"
     write_permissions = {"advance": "custody.change_order"}
+
+    def get_serializer(self, *args, **kwargs):
+        # A page of orders: each provider's facts for the whole page at once (no N+1).
+        if kwargs.get("many") and args:
+            args = (list(args[0]), *args[1:])
+            kwargs["context"] = {**self.get_serializer_context(),
+                                 "order_facts": order_facts(args[0])}
+        return super().get_serializer(*args, **kwargs)
 
     def get_queryset(self):
         return (Order.objects.visible_to(self.request.user)

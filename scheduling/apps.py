@@ -56,7 +56,12 @@ class SchedulingConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from custody.sections import register_order_facts, register_patient_section
         from custody.signals import order_cancelled, order_entered_manufacturing
+        from scheduling.sections import order_predictions, patient_prediction
+
+        register_patient_section(patient_prediction)
+        register_order_facts(order_predictions)
 
         order_cancelled.connect(_free_booking, dispatch_uid="scheduling-free-booking")
         order_entered_manufacturing.connect(

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from scheduling import feasibility, selectors
 from scheduling.models import ACTIVE_BOOKING, Equipment, Suite
+from scheduling.views_terminals import terminals_context
 
 VIEW_SUITES = "scheduling.view_suite"
 
@@ -87,5 +88,6 @@ def suite_detail(request, pk: int):
             "bookings": bookings,
             "logbook": logbook,
             "statuses": Suite.Status,
+            **terminals_context(request, suite),
         },
     )

@@ -58,11 +58,13 @@ def match_scan(patient: Patient, scan: str) -> tuple[str | None, str, Patient | 
 
 
 def verify_label_scan(*, actor: User, patient: Patient, scan: str, site: Site,
-                      context: str) -> None:
+                      context: str, on_refusal=None) -> None:
     """Refuse (and record) a scan that does not prove this is ``patient``'s material.
 
     Call it outside the transaction of the action it guards: the refusal and its deviation
-    commit on their own, then the error is raised."""
+    commit on their own, then the error is raised. ``on_refusal(refusal, deviation)`` runs
+    inside that transaction, so a caller's own record of the refusal (e.g. a batch's
+    exception and stop) commits with it; ``deviation`` is None for an unreadable scan."""
     reason, message, other = match_scan(patient, scan)
     if reason is None:
         return
@@ -72,20 +74,23 @@ def verify_label_scan(*, actor: User, patient: Patient, scan: str, site: Site,
                               matched_patient=other, scanned_by=actor)
         audit.stamp(refusal, user=actor, reason=f"Refused label scan during {context}")
         refusal.save()
+        deviation = None
         if refusal.is_mismatch:
-            _raise_mismatch_deviation(actor=actor, refusal=refusal)
+            deviation = _raise_mismatch_deviation(actor=actor, refusal=refusal)
+        if on_refusal is not None:
+            on_refusal(refusal, deviation)
     if refusal.is_mismatch:
         raise LabelMismatch(message, fields={"scan": ["Not this patient's label."]})
     raise isbt.InvalidScan(message, code=reason, fields={"scan": [message]})
 
 
-def _raise_mismatch_deviation(*, actor: User, refusal: ScanRefusal) -> None:
+def _raise_mismatch_deviation(*, actor: User, refusal: ScanRefusal):
     from deviations.services import raise_deviation
 
     patient = refusal.patient
     other = f" It belongs to patient {refusal.matched_patient.coi}." if refusal.matched_patient \
         else ""
-    raise_deviation(
+    return raise_deviation(
         reporter=actor, site=refusal.site, subject=refusal,
         title=f"Label mismatch for {patient.coi} during {refusal.context}",
         description=(f"{actor.full_name} scanned “{refusal.scanned}” at {refusal.site.code} "

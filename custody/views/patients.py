@@ -16,6 +16,7 @@ from custody import selectors
 from custody.forms import AdvanceOrderForm, LookupForm, OrderForm, PurposeForm
 from custody.labels import label_svg
 from custody.models import Order, Patient
+from custody.sections import patient_sections
 from custody.services import orders
 from custody.views.common import form_error
 from mes.errors import DomainError
@@ -60,6 +61,7 @@ def patient_detail(request, pk: int):
         "patient": patient, "chain": chain, "advance_form": advance,
         "can_advance": request.user.has_perm("custody.change_order") and bool(stages),
         "purpose_form": PurposeForm(),
+        "sections": patient_sections(patient, request.user),
     })
 
 
@@ -69,6 +71,7 @@ def chain_report(request, pk: int):
     patient = _patient(request, pk)
     return render(request, "custody/chain_report.html",
                   {"patient": patient, "chain": selectors.chain_of_custody(patient),
+                   "sections": patient_sections(patient, request.user),
                    "printed_at": timezone.now()})
 
 

@@ -32,6 +32,7 @@ from scheduling.models import (
 )
 from scheduling.models.bookings import ALLOWED
 from scheduling.services.common import SchedulingRefused, require, require_reason
+from scheduling.signals import booking_confirmed_with_problems
 
 S = Order.Status
 # An order can be booked until its material goes into manufacturing.
@@ -366,6 +367,9 @@ def confirm(
         if problems:
             apply_signature(
                 signer=signer, record=confirmation, meaning=Meaning.APPROVED, reason=reason
+            )
+            booking_confirmed_with_problems.send(
+                sender=Booking, booking=booking, confirmation=confirmation, actor=actor
             )
     return booking
 

@@ -33,7 +33,8 @@ def test_the_demo_plant_is_booked_with_some_problems_and_loads_once(db):
     days = set(RosterEntry.objects.values_list("day", flat=True))
     assert len(days) >= 14
     booked = problems_by_patient()
-    assert set(booked) == {"AV", "BK", "CD", "DE", "EF", "FG", "GH"}
+    # (the batch records demo books three more patients, whose batches it makes)
+    assert {"AV", "BK", "CD", "DE", "EF", "FG", "GH"} <= set(booked)
     assert booked["AV"] == booked["BK"] == set()
     assert "equipment_calibration_due" in booked["CD"]
     # Olga's gowning lapses mid-run (the custody demo's collection of DE, a month before its
