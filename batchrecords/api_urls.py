@@ -1,11 +1,12 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from batchrecords import api
+from batchrecords import api, api_batches
 
 router = DefaultRouter()
 router.register("master-records", api.MasterRecordViewSet, basename="api-batchrecords-master")
 router.register("versions", api.VersionViewSet, basename="api-batchrecords-version")
+router.register("batches", api_batches.BatchViewSet, basename="api-batchrecords-batch")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -16,7 +16,9 @@ class BatchrecordsConfig(AppConfig):
 
     # One top-level "Production" group with scheduling's suites (UI.md: seven items a role).
     nav_group = "Production"
-    nav = [("Master batch records", "batchrecords:master-list", "batchrecords.view_masterrecord")]
+    nav = [("Master batch records", "batchrecords:master-list", "batchrecords.view_masterrecord"),
+           ("Batches", "batchrecords:batch-list", "batchrecords.view_batch")]
+    work_panels = ["batchrecords.panels.batches_to_work"]  # shown before every other panel
     home_panels = ["batchrecords.panels.master_records_panel"]
     # Supervisors author master records; QA reviews, approves (never their own) and retires.
     role_permissions = {
@@ -44,9 +46,16 @@ class BatchrecordsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from batchrecords.sections import patient_batches
+        from custody.sections import register_patient_section
         from custody.signals import material_received
+        from scheduling.signals import booking_confirmed_with_problems
 
         material_received.connect(_open_batch, dispatch_uid="batchrecords-open-on-receipt")
+        booking_confirmed_with_problems.connect(
+            _confirmed_problems, dispatch_uid="batchrecords-feasibility-exceptions")
+        # The patient's page and chain report list the patient's batches.
+        register_patient_section(patient_batches)
 
 
 def _open_batch(sender, *, patient, event, actor, **kwargs) -> None:
@@ -55,3 +64,11 @@ def _open_batch(sender, *, patient, event, actor, **kwargs) -> None:
     from batchrecords.services.batches import open_on_receipt
 
     open_on_receipt(actor=actor, patient=patient)
+
+
+def _confirmed_problems(sender, *, booking, confirmation, actor, **kwargs) -> None:
+    """A Supervisor confirmed the booking of a batch despite problems: each becomes one of
+    the batch's exceptions, in the confirmation's transaction."""
+    from batchrecords.services.feasibility import on_confirmation
+
+    on_confirmation(booking=booking, confirmation=confirmation)

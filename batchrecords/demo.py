@@ -4,6 +4,8 @@ a calculated vector dose volume, expansion with daily counts and viability limit
 formulation and fill into labelled bags, cryopreservation), authored by the supervisor and
 approved by QA; and a newer draft with a few changes, so the diff shows something.
 
+Then five patients' batches at different stages (``demo_batches``).
+
 The record itself is a master record document (``demo_data/cart19-master-record.json``), the
 same format the API imports and exports. Everything goes through the services; loading
 again adds nothing."""
@@ -25,6 +27,14 @@ DOCUMENT = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
 
 
 def load() -> None:
+    _master_record()
+    # Five patients' batches, made through the execution services (demo_batches).
+    from batchrecords import demo_batches
+
+    demo_batches.load()
+
+
+def _master_record() -> None:
     people = {u.username: u for u in User.objects.filter(username__in=["supervisor", "qa"])}
     site = Site.objects.filter(code="LEI").first()
     product = Product.objects.filter(code="CART-19").first()

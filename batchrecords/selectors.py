@@ -45,3 +45,31 @@ def procedure(version: MasterRecordVersion) -> list[Operation]:
             "steps__materials", "steps__fields"
         )
     )
+
+
+def passed_checks(batch) -> dict[str, int]:
+    """What was verified automatically as the batch was made, for the review beside its
+    exceptions: label scans matched, lots verified and consumed, equipment verified, and
+    current values inside their limits (two queries)."""
+    from django.db.models import Count, Q
+
+    from batchrecords.models import StepScan, StepValue
+
+    kinds = StepScan.Kind
+    scans = StepScan.objects.filter(run__batch=batch, accepted=True).aggregate(
+        labels=Count("pk", filter=Q(kind=kinds.PATIENT_LABEL)),
+        lots=Count("pk", filter=Q(kind=kinds.LOT)),
+        equipment=Count("pk", filter=Q(kind=kinds.EQUIPMENT)),
+    )
+    limited = (Q(field__alert_low__isnull=False) | Q(field__alert_high__isnull=False)
+               | Q(field__action_low__isnull=False) | Q(field__action_high__isnull=False))
+    values = StepValue.objects.filter(
+        limited, run__batch=batch, number__isnull=False, corrected_by__isnull=True
+    ).aggregate(in_limits=Count("pk", filter=Q(flag="")), checked=Count("pk"))
+    return {
+        "label_scans_matched": scans["labels"],
+        "lots_verified": scans["lots"],
+        "equipment_verified": scans["equipment"],
+        "values_in_limits": values["in_limits"],
+        "values_checked": values["checked"],
+    }

@@ -23,13 +23,14 @@ import argparse
 import json
 import math
 import os
+import random
 import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,7 @@ class Page:
     target: str = ""  # key of TARGETS: which record the URL points at
     query: str = ""  # appended as ?query
     api: bool = False  # ask for JSON
+    terminal: bool = False  # from the busy batch's suite terminal (its cookie)
 
 
 ROLE_HOMES = [("Administrator", "admin"), ("Operator", "operator"), ("Supervisor", "supervisor"),
@@ -54,6 +56,7 @@ PAGES: list[Page] = [
     Page("certification matrix", "training:matrix", "trainer"),
     Page("deviation board", "deviations:board", "qa"),
     Page("lot list", "reagents:lot-list", "qa"),
+    Page("batch list", "batchrecords:batch-list", "qa"),
     Page("lot page (busy lot)", "reagents:lot-detail", "qa", target="lot"),
     Page("lot genealogy (busy lot)", "reagents:lot-genealogy", "qa", target="lot"),
     Page("shipment page (busy shipment)", "custody:shipment-detail", "operator",
@@ -63,6 +66,9 @@ PAGES: list[Page] = [
     Page("audit trail (busy lot)", "audit-trail", "qa", target="lot_audit"),
     Page("patient page", "custody:patient-detail", "operator", target="patient"),
     Page("chain-of-custody report", "custody:chain-report", "operator", target="patient"),
+    Page("batch step page (terminal)", "batchrecords:terminal-step", "operator",
+         target="batch_step", terminal=True),
+    Page("batch overview", "batchrecords:batch-detail", "qa", target="batch"),
     Page("OpenAPI schema", "api-schema", "admin", api=True),
     *[Page(f"home ({role})", "home", username) for role, username in ROLE_HOMES],
     Page("API deviations", "api-deviation-list", "qa", api=True),
@@ -73,6 +79,7 @@ PAGES: list[Page] = [
     Page("API certifications", "api-certification-list", "trainer", api=True),
     Page("API training records", "api-training-record-list", "trainer", api=True),
     Page("API users", "api-user-list", "admin", api=True),
+    Page("API batches", "api-batchrecords-batch-list", "qa", api=True),
 ]
 
 # The URL kwargs of each target, with example values (the real ones come from find_targets).
@@ -81,6 +88,8 @@ TARGETS: dict[str, dict] = {
     "shipment": {"pk": 1},
     "patient": {"pk": 1},
     "lot_audit": {"app_label": "reagents", "model_name": "reagentlot", "pk": 1},
+    "batch": {"pk": 1},
+    "batch_step": {"pk": 1, "run_pk": 1},
 }
 
 
@@ -88,6 +97,7 @@ def find_targets() -> dict[str, dict]:
     """The busy records of the built plant (run in a configured Django process)."""
     from django.db.models import Count
 
+    from bench import batch_records
     from bench.plant import BUSY_LOT, busy_shipment
     from custody.models import Patient
     from reagents.models import ReagentLot
@@ -96,7 +106,8 @@ def find_targets() -> dict[str, dict]:
     patient = Patient.objects.annotate(n=Count("custody_events")).order_by("-n", "pk").first()
     return {"lot": {"pk": lot.pk}, "shipment": {"pk": busy_shipment().pk},
             "patient": {"pk": patient.pk},
-            "lot_audit": {"app_label": "reagents", "model_name": "reagentlot", "pk": lot.pk}}
+            "lot_audit": {"app_label": "reagents", "model_name": "reagentlot", "pk": lot.pk},
+            **batch_records.targets()}
 
 
 # --- the database --------------------------------------------------------------------------
@@ -130,7 +141,8 @@ def prepare(args) -> dict:
     call_command("migrate", verbosity=0)
     marker = Path(args.marker)
     built = json.loads(marker.read_text()) if marker.exists() else None
-    if built and built["scale"] != args.scale:
+    if built and (built["scale"] != args.scale or (
+            args.batches is not None and built["size"]["batches"] != args.batches)):
         sys.exit(f"{args.db} holds a plant at scale {built['scale']}; run with --rebuild "
                  f"(or another --db) for scale {args.scale}.")
     if not built:
@@ -148,7 +160,13 @@ def prepare(args) -> dict:
         get_hashers.cache_clear()
         get_hashers_by_algorithm.cache_clear()
         size = plant.build(args.scale)
-        built = {"scale": args.scale, "size": asdict(size)}
+        if args.batches is not None:
+            size = replace(size, batches=args.batches)
+        from bench import batch_records
+
+        batches = batch_records.grow_batches(size.batches, rng=random.Random(plant.SEED),
+                                             say=plant.Progress())
+        built = {"scale": args.scale, "size": asdict(size), "batches": batches}
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(built))
     built["targets"] = find_targets()
@@ -374,7 +392,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="page requests per page and client count (split over clients)")
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--only", default="", help="measure only pages whose name has this")
+    parser.add_argument("--batches", type=int, default=None,
+                        help="patients' batches of 40 steps to build (default: 200 × scale)")
     parser.add_argument("--no-ingestion", action="store_true")
+    parser.add_argument("--no-perform", action="store_true",
+                        help="skip performing batch steps through the API")
     parser.add_argument("--out", default="var/bench/pages.json")
     args = parser.parse_args(argv)
 
@@ -391,6 +413,11 @@ def main(argv: list[str] | None = None) -> None:
     built = prepare(args)
     print(f"plant: scale {args.scale}, {built['counts']}", flush=True)
     ingest = None if args.no_ingestion else fresh_shipment()
+    from bench import batch_records
+
+    perform = None if args.no_perform else batch_records.perform_requests(33)
+    secrets = built["batches"]["terminal_secrets"]
+    terminal_cookie = {"mes_terminal": secrets[str(built["targets"]["batch_suite"])]}
 
     from django.db import connections
 
@@ -406,6 +433,8 @@ def main(argv: list[str] | None = None) -> None:
         cookies = {u: log_in(base, u, DEMO_PASSWORD) for u in sorted({p.user for p in pages})}
         results = []
         for page in pages:
+            if page.terminal:
+                cookies[page.user] = {**cookies[page.user], **terminal_cookie}
             burst(base, urls[page.name], cookies[page.user], clients=1, rounds=1, api=page.api)
             for clients in [int(c) for c in args.clients.split(",")]:
                 rounds = max(2, math.ceil(args.samples / clients))
@@ -418,10 +447,13 @@ def main(argv: list[str] | None = None) -> None:
                                 "floor": summarise(floor_ms, clients)})
             print(f"  measured {page.name}", flush=True)
         ingestion = measure_ingestion(base, *ingest) if ingest else None
+        performed = (batch_records.measure_perform(base, perform[0], perform[1], secrets)
+                     if perform else None)
     finally:
         server.terminate()
         server.wait(timeout=30)
     report = build_report(args, built, results, ingestion)
+    report["perform_step"] = performed
     print(format_table(report))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -457,6 +489,12 @@ def format_table(report: dict) -> str:
                      f"{ing.get('start_readings_per_s')} readings/s at the start, "
                      f"{ing.get('after_5000_readings_per_s')} readings/s after 5,000"
                      if "error" not in ing else f"ingestion failed: {ing['error']}")
+    perform = report.get("perform_step")
+    if perform:
+        lines.append(f"perform step through the API (1 client, signature included): p50 "
+                     f"{perform.get('p50_ms')} ms, p95 {perform.get('p95_ms')} ms over "
+                     f"{perform.get('n')} steps" if "error" not in perform
+                     else f"perform step failed: {perform['error']}")
     return "\n".join(lines)
 
 

@@ -3,9 +3,10 @@
 Full scale (``scale=1``): 200 people certified on 30 qualifications (the demo's 7 plus 23),
 1,000 open deviations, 200 patients with about 1,000 signed custody events, 28,000
 temperature readings (one shipment with 5,000 of them), 10,000 lot consumptions (half on one
-busy lot). ``scale`` multiplies every number but the qualifications and the busy
-shipment's readings, so a matrix row and the shipment page cost what they cost at full
-scale (``--scale 0.02`` builds a quick plant).
+busy lot), and (bench/batch_records.py, after ``grow``) 200 patients' batches of 40 steps.
+``scale`` multiplies every number but the qualifications and the busy shipment's readings,
+so a matrix row and the shipment page cost what they cost at full scale (``--scale 0.02``
+builds a quick plant).
 
 Everything is created the way the demo loaders do it: the services, each action attributed
 and, where the rule wants one, signed with the actor's password. A fixed random seed makes
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 FULL = {"people": 200, "qualifications": 30, "deviations": 1000, "patients": 200,
-        "readings": 28000, "busy_shipment_readings": 5000, "consumptions": 10000}
+        "readings": 28000, "busy_shipment_readings": 5000, "consumptions": 10000,
+        "batches": 200}
 SEED = 20261130
 BUSY_LOT = "BENCH-BUSY"
 
@@ -37,6 +39,7 @@ class PlantSize:
     readings: int
     busy_shipment_readings: int
     consumptions: int
+    batches: int = 0  # patients' batch records of 40 steps (bench/batch_records.py)
 
     @classmethod
     def at(cls, scale: float) -> PlantSize:
@@ -47,7 +50,7 @@ class PlantSize:
                    deviations=n("deviations", 10), patients=n("patients", 5),
                    readings=n("readings", 600),
                    busy_shipment_readings=FULL["busy_shipment_readings"],
-                   consumptions=n("consumptions", 20))
+                   consumptions=n("consumptions", 20), batches=n("batches", 5))
 
 
 class Progress:

@@ -191,7 +191,9 @@ class StepRun(Signable, GMPModel):
         Meaning.VERIFIED: "batchrecords.verify_step",
     }
     # A verification follows the performance; the status and verifier move on after it.
-    signature_excluded_fields = ("status", "verified_by", "verified_at", "flagged")
+    # The revision counts writes (a stale screen's token), it is not content: the performer's
+    # signature stays valid when the verification moves it on.
+    signature_excluded_fields = ("status", "verified_by", "verified_at", "flagged", "revision")
 
     class Meta:
         ordering = ["batch", "sequence"]
@@ -222,6 +224,15 @@ class StepRun(Signable, GMPModel):
             [s.kind, s.scanned, s.accepted, s.pk] for s in self.scans.order_by("pk")
         ]
         return content
+
+    def signature_superseded(self, signature) -> bool:
+        """A signature given before a correction of the step (recorded as an exception, with
+        a reason and the corrector's signature) covers the step as it was then; so does the
+        corrector's own signature once the step is performed again after it."""
+        return (self.exceptions.filter(kind=ExceptionKind.CORRECTION,
+                                       recorded_at__gte=signature.signed_at).exists()
+                or self.signatures.filter(meaning=Meaning.PERFORMED,
+                                          signed_at__gt=signature.signed_at).exists())
 
     def check_signer(self, user, meaning: str) -> None:
         super().check_signer(user, meaning)
@@ -359,7 +370,7 @@ class BatchException(AppendOnly, GMPModel):
         return f"{self.get_kind_display()} · {self.batch_id}"
 
 
-class BatchStop(GMPModel):
+class BatchStop(Signable, GMPModel):
     """A full stop on a batch (a wrong patient's label was scanned): nothing is performed
     until a Supervisor clears it with a signature and a reason."""
 
@@ -372,7 +383,11 @@ class BatchStop(GMPModel):
     cleared_at = models.DateTimeField(null=True, blank=True)
     clear_reason = models.TextField(blank=True)
 
+    signatures = GenericRelation("mes.ElectronicSignature")
     objects = SiteScopedQuerySet.as_manager()
+
+    # The Supervisor's signature on clearing covers who cleared it, when and why.
+    signing_permissions = {Meaning.REVIEWED: "batchrecords.supervise_batch"}
 
     class Meta:
         ordering = ["batch", "-raised_at"]
@@ -383,3 +398,10 @@ class BatchStop(GMPModel):
 
     def __str__(self) -> str:
         return f"Stop on {self.batch_id}"
+
+    def check_signer(self, user, meaning: str) -> None:
+        super().check_signer(user, meaning)
+        if user.pk == self.exception.actor_id:
+            raise SignatureRefused(
+                "The person whose scan stopped the batch never clears the stop: another "
+                "Supervisor does.", code="supervisor_raised_stop")

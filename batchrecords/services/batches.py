@@ -14,7 +14,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from batchrecords.models import (
-    ACTIVE_BATCH,
     Batch,
     BatchCounter,
     BatchStatus,
@@ -23,8 +22,10 @@ from batchrecords.models import (
     StepRun,
     check_batch_transition,
 )
+from batchrecords.services import feasibility
 from batchrecords.services._common import require_permission, require_reason
-from custody.models import Order, Patient
+from custody.models import CustodyEvent, Order, Patient
+from custody.models.custody import EventKind
 from mes import audit
 from mes.errors import Conflict, DomainError, NotFound
 from mes.models import User
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 OPEN = "batchrecords.add_batch"
 CHANGE = "batchrecords.change_batch"
+# A batch in one of these is finished with: the patient's next batch may be opened.
+FINISHED_BATCH = (BatchStatus.RELEASED, BatchStatus.REJECTED, BatchStatus.CANCELLED)
 
 
 class BatchRefused(DomainError):
@@ -93,6 +96,22 @@ def _runs(batch: Batch, version: MasterRecordVersion, actor: User) -> None:
                                    reason=f"Batch {batch.number} opened")
 
 
+def _material_received(patient: Patient) -> bool:
+    return CustodyEvent.objects.filter(patient=patient, site_id=patient.site_id,
+                                       kind=EventKind.RECEIVED).exists()
+
+
+def _check_previous(patient: Patient, previous: Batch | None, latest: Batch | None) -> None:
+    """A later batch follows the patient's latest one, so their batches read as one chain."""
+    if previous is None or previous.patient_id != patient.pk:
+        raise DomainError("A later batch names the earlier batch of this patient it follows.",
+                          code="invalid",
+                          fields={"previous": ["An earlier batch of this patient."]})
+    if latest is not None and previous.pk != latest.pk:
+        raise DomainError(f"A later batch follows the patient's latest batch, {latest.number}.",
+                          code="invalid", fields={"previous": [f"Not {latest.number}."]})
+
+
 def _active_booking(order: Order) -> Booking | None:
     return Booking.objects.active().filter(order=order).first()
 
@@ -103,12 +122,15 @@ def open_batch(*, actor: User, patient: Patient, booking: Booking | None = None,
                reason: str = "", automatic: bool = False) -> Batch:
     """Open ``patient``'s batch from the effective master version (pinned to it).
 
-    ``automatic`` is the receipt of the material opening the first batch in the name of the
-    person who received it; a batch opened by hand (a follow-up) needs the permission."""
+    A first batch opened by hand needs the material received at the plant; a later batch (a
+    remanufacture, a second apheresis) gives its reason and follows the patient's latest
+    batch, once that one is released, rejected or cancelled. ``automatic`` is the receipt of
+    the material opening the first batch in the name of the person who received it; a batch
+    opened by hand needs the permission."""
     if not automatic:
         require_permission(actor, OPEN, "open batch records")
-    patient = Patient.objects.select_for_update().select_related("product", "site").get(
-        pk=patient.pk)
+    patient = (Patient.objects.select_for_update(of=("self",))
+               .select_related("product", "site").get(pk=patient.pk))
     if not automatic and not actor.has_site(patient.site):
         raise NotFound("No such patient.")
     if origin not in Batch.Origin.values:
@@ -127,16 +149,22 @@ def open_batch(*, actor: User, patient: Patient, booking: Booking | None = None,
             raise Conflict(f"{patient.coi} already has batch {earlier.number}; a later batch "
                            "is a remanufacture or a second apheresis, with a reason.",
                            code="already_opened")
+        if not automatic and not _material_received(patient):
+            raise BatchRefused(
+                f"The apheresis material of {patient.coi} has not been received at "
+                f"{patient.site.code}: record the receipt (its label scanned) first.",
+                code="material_not_received")
         reason = (reason or "").strip()
     else:
         reason = require_reason(reason)
-        if previous is None or previous.patient_id != patient.pk:
-            raise DomainError("A later batch names the earlier batch of this patient it "
-                              "follows.", code="invalid",
-                              fields={"previous": ["An earlier batch of this patient."]})
-    if patient.batches.filter(status__in=ACTIVE_BATCH).exists():
-        raise Conflict(f"{patient.coi} has a batch still being made; it is finished, rejected "
-                       "or cancelled before another is opened.", code="batch_in_progress")
+    unfinished = patient.batches.exclude(status__in=FINISHED_BATCH).first()
+    if unfinished is not None:
+        raise Conflict(
+            f"{patient.coi} has batch {unfinished.number}, "
+            f"{unfinished.get_status_display().lower()}: it is released, rejected or "
+            "cancelled before another batch is opened.", code="batch_in_progress")
+    if origin != Batch.Origin.FIRST:
+        _check_previous(patient, previous, earlier)
     version = effective_version(patient)
     if booking is None:
         booking = _active_booking(order)
@@ -158,6 +186,7 @@ def open_batch(*, actor: User, patient: Patient, booking: Booking | None = None,
         raise Conflict(f"{patient.coi} has a batch still being made.",
                        code="batch_in_progress") from error
     _runs(batch, version, actor)
+    feasibility.on_opening(batch)
     return batch
 
 
@@ -179,6 +208,11 @@ def _locked(batch: Batch) -> Batch:
     return Batch.objects.select_for_update().get(pk=batch.pk)
 
 
+# What a person decides about a batch by hand, with a reason: ending it. Executed follows the
+# last step; review and release are signed decisions of their own.
+BY_HAND = (BatchStatus.CANCELLED, BatchStatus.REJECTED)
+
+
 @transaction.atomic
 def move_batch(*, actor: User, batch: Batch, status: str, reason: str) -> Batch:
     """Every status change of a batch by hand, through the one transition table."""
@@ -188,6 +222,11 @@ def move_batch(*, actor: User, batch: Batch, status: str, reason: str) -> Batch:
     if not actor.has_site(batch.site):
         raise NotFound("No such batch.")
     check_batch_transition(batch.status, status)
+    if status not in BY_HAND:
+        raise BatchRefused(
+            f"A batch becomes “{BatchStatus(status).label.lower()}” through its steps "
+            "(performed and verified at the suite) or through its signed review and release, "
+            "never by hand.", code="not_by_hand")
     return _move(batch, status, actor=actor, reason=reason)
 
 
@@ -198,6 +237,8 @@ def _move(batch: Batch, status: str, *, actor: User, reason: str) -> Batch:
     now = timezone.now()
     if status == BatchStatus.IN_PROGRESS and batch.started_at is None:
         batch.started_at = now
+    if status == BatchStatus.IN_PROGRESS:
+        batch.executed_at = None  # back from executed (a correction): executed again later
     if status == BatchStatus.EXECUTED:
         batch.executed_at = now
     audit.stamp(batch, user=actor, reason=reason)
@@ -206,6 +247,7 @@ def _move(batch: Batch, status: str, *, actor: User, reason: str) -> Batch:
 
 
 def cancel_batch(*, actor: User, batch: Batch, reason: str) -> Batch:
+    """Cancel a planned or running batch (with a reason); the record stays, cancelled."""
     return move_batch(actor=actor, batch=batch, status=BatchStatus.CANCELLED, reason=reason)
 
 

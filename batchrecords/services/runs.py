@@ -26,16 +26,24 @@ def lock_run(run: StepRun | int) -> StepRun:
     """The step run, its batch and master step, locked for this transaction (the batch too,
     so that two steps finishing at once both see each other when the batch's status moves)."""
     pk = run.pk if isinstance(run, StepRun) else run
+    # The batch is locked first, then the step: every write on a batch takes its locks in
+    # that order (a correction then locks the later steps it calculates again), so two
+    # writes never hold one lock each while waiting for the other's (a deadlock, a 500).
+    # Only the batch row is locked, not its patient or site; it is read under the lock, so
+    # a concurrent step's move of its status is seen.
     try:
+        batch = (Batch.objects.select_for_update(of=("self",))
+                 .select_related("patient", "site").get(steps__pk=pk))
         locked = (
             StepRun.objects.select_for_update(of=("self",))
-            .select_related("batch", "batch__patient", "batch__site", "step", "step__operation",
-                            "site")
+            # Only rows that never change are joined: a row joined to one that was waited
+            # for is the version from before the wait (e.g. no performer yet).
+            .select_related("step", "step__operation", "site")
             .get(pk=pk)
         )
-    except StepRun.DoesNotExist:
+    except (Batch.DoesNotExist, StepRun.DoesNotExist):
         raise NotFound("No such step.") from None
-    Batch.objects.select_for_update().filter(pk=locked.batch_id).values_list("pk").first()
+    locked.batch = batch
     return locked
 
 

@@ -111,8 +111,41 @@ def document():
     return copy.deepcopy(DOCUMENT)
 
 
+def _codes(document: dict) -> tuple[set, set, set]:
+    steps = [step for operation in document["operations"] for step in operation["steps"]]
+    return (
+        {code for step in steps for code in step.get("required_qualifications", [])},
+        {m["material_code"] for step in steps for m in step.get("materials", [])},
+        {step["equipment_type_code"] for step in steps if step.get("equipment_type_code")},
+    )
+
+
 @pytest.fixture
-def product(db):
+def registers(db):
+    """Every qualification, material and equipment type the test and demo documents name."""
+    from batchrecords.demo import DOCUMENT as DEMO
+    from reagents.models import Material
+    from scheduling.models import EquipmentType
+    from training.models import Qualification
+
+    qualifications, materials, equipment = (
+        a | b for a, b in zip(_codes(DOCUMENT), _codes(DEMO), strict=True)
+    )
+    with audit.acting_as(audit.system_user()):
+        for code in sorted(qualifications):
+            gowning = code.startswith("GOWN-")
+            Qualification.objects.get_or_create(code=code, defaults={
+                "name": code, "validity_months": 12, "kind": "gowning" if gowning else "process",
+                "cleanroom_grade": code[-1] if gowning else ""})
+        for code in sorted(materials):
+            Material.objects.get_or_create(
+                code=code, defaults={"name": code, "unit": "mL", "storage_condition": "2-8"})
+        for code in sorted(equipment):
+            EquipmentType.objects.get_or_create(code=code, defaults={"name": code})
+
+
+@pytest.fixture
+def product(db, registers):
     with audit.acting_as(audit.system_user()):
         return Product.objects.get_or_create(code="CART-T1", defaults={"name": "Test CAR-T"})[0]
 

@@ -3,38 +3,17 @@ together, so exactly one version is effective afterwards."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from batchrecords.models import MasterRecordVersion
 from batchrecords.services import versions as lifecycle
-from mes.errors import DomainError
 from mes.models import ElectronicSignature
 from tests.mes.factories import PASSWORD
+from tests.races import race
 
 
 def _race(calls) -> list[str]:
-    start = threading.Barrier(len(calls))
-    outcomes: list[str] = []
-
-    def run(call):
-        try:
-            start.wait()
-            call()
-            outcomes.append("approved")
-        except DomainError as error:
-            outcomes.append(error.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return sorted(outcomes)
+    return race(calls, "approved")
 
 
 @pytest.mark.postgres
@@ -60,8 +39,8 @@ def test_two_approvals_of_one_version_at_once_sign_it_once(
 def test_two_versions_approved_at_once_leave_one_effective(
     transactional_db, effective, author, qa_user, other_qa
 ):
-    second = lifecycle.new_version_from(actor=author, source=effective)
-    third = lifecycle.new_version_from(actor=author, source=effective)
+    second = lifecycle.new_version_from(actor=author, source=effective, change_summary="v2")
+    third = lifecycle.new_version_from(actor=author, source=effective, change_summary="v3")
     for version in (second, third):
         lifecycle.submit_for_review(actor=author, version=version)
     outcomes = _race(
