@@ -168,6 +168,8 @@ def test_a_scan_without_separators_is_received_as_the_receiver_reads_the_label(
     material("LV-CD19", name="Lentiviral vector anti-CD19 CAR", unit="mL")
     log_in(page, live_server.url, "op1")
     page.goto(f"{live_server.url}/reagents/receive/")
+    # (the page focuses its scan field once loaded: a scanner typing before would be lost)
+    expect(page.get_by_label("Label scan")).to_be_focused()
 
     # When a scanner that drops GS reads a label whose lot LOT42 is followed by serial XYZ
     page.keyboard.type(f"]d201{VECTOR_GTIN}17{EXPIRY:%y%m%d}10LOT4221XYZ")
