@@ -28,8 +28,7 @@ from batchrecords.forms_terminal import (
 from batchrecords.models import BatchStop, DataField, StepStatus
 from batchrecords.services import checks, corrections, execution, stops
 from batchrecords.services.runs import StepRefused, check_revision
-from batchrecords.services.scanning import clean_scan, match_lots
-from batchrecords.services.values import parse_one, parse_values
+from batchrecords.services.values import parse_one
 from batchrecords.views_terminal import (
     VIEW,
     batches_for,
@@ -114,25 +113,6 @@ def _summary(batch, run, *extra) -> list[tuple[str, str]]:
             ("Step", f"{run.step.code} {run.step.title}"), *extra]
 
 
-def _entries_refusal(run, entered: dict) -> DomainError | None:
-    """Values, scans and quantities, judged before the password as the service will."""
-    step, found = run.step, entries(run)
-    now = timezone.now()
-
-    def judge():
-        parse_values(found["fields"], entered["values"], batch=run.batch, now=now)
-        if step.patient_label_scan and not clean_scan(entered["label_scan"]):
-            raise StepRefused("Scan the patient's label on the material first.",
-                              code="label_required", fields={"label_scan": ["Scan the label."]})
-        match_lots(found["materials"], entered["lots"])
-        if step.equipment_type_code and not clean_scan(entered["equipment_scan"]):
-            raise StepRefused(f"Scan the {step.equipment_type_code} equipment you use.",
-                              code="equipment_required",
-                              fields={"equipment_scan": ["Scan the equipment."]})
-
-    return refusal_of(judge)
-
-
 @login_required
 @permission_required(VIEW, raise_exception=True)
 @require_POST
@@ -143,22 +123,15 @@ def perform(request, pk: int, run_pk: int):
                     materials=found["materials"])
     entered = form.entered()
     terminal = terminal_for_request(request)
-    resigning = execution.awaiting_signatures_again(run)
-    refusal = None
-    if "password" not in request.POST:
-        now = timezone.now()
-        refusal = _checked(
-            lambda: checks.require_permission(request.user, checks.PERFORM,
-                                              "perform batch steps"),
-            lambda: check_revision(run, entered["revision"]),
-            lambda: checks.check_pending(run),
-            lambda: checks.check_executable(batch),
-            lambda: None if resigning else checks.check_turn(run, now),
-            lambda: checks.check_station(request.user, run, terminal, now),
-        ) or (None if resigning else _entries_refusal(run, entered))
-    if resigning:
+    if execution.awaiting_signatures_again(run):
+        # signed again as it stands: its values and scans were recorded before
         entered = {**entered, "values": {}, "lots": [], "label_scan": "",
                    "equipment_scan": ""}
+    refusal = None
+    if "password" not in request.POST:
+        # everything the service will judge, asked before the password (UI.md: Signing)
+        refusal = execution.perform_refusal(actor=request.user, run=run, terminal=terminal,
+                                            **entered)
     calculated = [f.label for f in found["fields"] if f.kind == DataField.Kind.CALCULATED]
     dialog = {
         "title": f"Sign step {run.step.code} performed",

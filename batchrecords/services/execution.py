@@ -12,6 +12,7 @@ refusal, its critical deviation and the batch's stop) commits on its own after t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -41,13 +42,13 @@ from mes import audit
 from mes.errors import DomainError
 from mes.models import Meaning, User
 from mes.services.signatures import apply_signature, reauthenticate
-from scheduling.models import Terminal
+from scheduling.models import Suite, Terminal
 
 # A batch decided on (or given up): its record takes no more entries.
 CLOSED_BATCH = (BatchStatus.RELEASED, BatchStatus.REJECTED, BatchStatus.CANCELLED)
 
-__all__ = ["LotScan", "ScanCheck", "add_comment", "mark_not_applicable", "perform_step",
-           "verify_step"]
+__all__ = ["LotScan", "ScanCheck", "add_comment", "mark_not_applicable", "perform_refusal",
+           "perform_step", "verify_step"]
 
 
 def _for_record(run: StepRun | int) -> StepRun:
@@ -79,17 +80,31 @@ def perform_step(*, actor: User, password: str, run: StepRun, revision, terminal
         raise
 
 
-def _perform(actor: User, run, revision, terminal, values, label_scan, lots, equipment_scan,
-             comment, attempt: Attempt) -> StepRun:
-    run = lock_run(run)
+@dataclass(frozen=True)
+class Judged:
+    """What ``judge`` found a performance to be: a re-signature after a correction, or a first
+    performance with its turn, parsed values, label, lots to consume and equipment."""
+
+    resigning: bool
+    suite: Suite
+    turn: checks.TurnCheck | None = None
+    parsed: list[ParsedValue] = field(default_factory=list)
+    label: str = ""
+    pairs: list = field(default_factory=list)
+    equipment: str = ""
+
+
+def judge(actor: User, run: StepRun, revision, terminal, values, label_scan, lots,
+          equipment_scan, now: dt.datetime) -> Judged:
+    """Every rule of a performance that reads and does not write, in the order the terminal
+    shows refusals: the same for the signed performance (``_perform``) and for the terminal's
+    question before the password (``perform_refusal``)."""
     batch, step = run.batch, run.step
     checks.require_site(actor, batch)
     check_revision(run, revision)
     checks.check_pending(run)
     checks.check_executable(batch)
-    now = timezone.now()
-    resigning = awaiting_signatures_again(run)
-    if resigning:
+    if awaiting_signatures_again(run):
         # A corrected step took its turn when it was first performed: its sequence and time
         # window are not judged again, and its values and scans stand (corrected one by one).
         check_earlier_performer(actor, run)
@@ -99,30 +114,59 @@ def _perform(actor: User, run, revision, terminal, values, label_scan, lots, equ
                 f"Step {step.code} was corrected: sign it again without entering its values or "
                 "scans anew (correct a value on its own if needed).", code="already_recorded",
                 status=400)
-        turn = None
-    else:
-        turn = checks.check_turn(run, now)
+        return Judged(resigning=True, suite=checks.check_station(actor, run, terminal, now))
+    turn = checks.check_turn(run, now)
     suite = checks.check_station(actor, run, terminal, now)
+    parsed = parse_values(list(step.fields.order_by("position")), values, batch=batch, now=now)
+    label = scanning.clean_scan(label_scan)
+    if step.patient_label_scan and not label:
+        raise StepRefused("Scan the patient's label on the material first.",
+                          code="label_required", status=400,
+                          fields={"label_scan": ["Scan the label."]})
+    pairs = scanning.match_lots(list(step.materials.order_by("position")), lots)
+    equipment = scanning.clean_scan(equipment_scan)
+    if step.equipment_type_code and not equipment:
+        raise StepRefused(f"Scan the {step.equipment_type_code} equipment you use.",
+                          code="equipment_required", status=400,
+                          fields={"equipment_scan": ["Scan the equipment."]})
+    if equipment and not step.equipment_type_code:
+        raise StepRefused("This step uses no equipment; nothing to scan.",
+                          code="invalid_value", status=400,
+                          fields={"equipment_scan": ["Not used at this step."]})
+    return Judged(resigning=False, suite=suite, turn=turn, parsed=parsed, label=label,
+                  pairs=pairs, equipment=equipment)
+
+
+def perform_refusal(*, actor: User, run: StepRun, revision, terminal: Terminal | None,
+                    values: dict[str, str] | None = None, label_scan: str = "",
+                    lots: list[LotScan] | tuple = (), equipment_scan: str = "",
+                    comment: str = "") -> DomainError | None:
+    """Why ``perform_step`` would refuse, found without writing anything (the lots and the
+    equipment are judged when they are used): the terminal asks before the password."""
+    try:
+        checks.require_permission(actor, checks.PERFORM, "perform batch steps")
+        judge(actor, run, revision, terminal, values or {}, label_scan, list(lots or ()),
+              equipment_scan, timezone.now())
+        if (comment or "").strip():
+            stops.clean_text(comment, field="comment", what="A comment")
+    except DomainError as error:
+        return error
+    return None
+
+
+def _perform(actor: User, run, revision, terminal, values, label_scan, lots, equipment_scan,
+             comment, attempt: Attempt) -> StepRun:
+    run = lock_run(run)
+    batch, step = run.batch, run.step
+    now = timezone.now()
+    judged = judge(actor, run, revision, terminal, values, label_scan, lots, equipment_scan,
+                   now)
+    resigning, suite, turn = judged.resigning, judged.suite, judged.turn
     note = stops.clean_text(comment, field="comment", what="A comment") if (
         comment or "").strip() else ""
     if not resigning:
-        parsed = parse_values(list(step.fields.order_by("position")), values, batch=batch,
-                              now=now)
-        label = scanning.clean_scan(label_scan)
-        if step.patient_label_scan and not label:
-            raise StepRefused("Scan the patient's label on the material first.",
-                              code="label_required", status=400,
-                              fields={"label_scan": ["Scan the label."]})
-        pairs = scanning.match_lots(list(step.materials.order_by("position")), lots)
-        equipment = scanning.clean_scan(equipment_scan)
-        if step.equipment_type_code and not equipment:
-            raise StepRefused(f"Scan the {step.equipment_type_code} equipment you use.",
-                              code="equipment_required", status=400,
-                              fields={"equipment_scan": ["Scan the equipment."]})
-        if equipment and not step.equipment_type_code:
-            raise StepRefused("This step uses no equipment; nothing to scan.",
-                              code="invalid_value", status=400,
-                              fields={"equipment_scan": ["Not used at this step."]})
+        parsed, label, pairs, equipment = (judged.parsed, judged.label, judged.pairs,
+                                           judged.equipment)
         if label:
             scanning.accept_label(actor=actor, run=run, scanned=label, at=now)
         for material, lot_scan in pairs:
